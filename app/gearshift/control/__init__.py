@@ -1,0 +1,1 @@
+"""The command line, and later the local API and the metrics exporter."""

@@ -1,0 +1,118 @@
+"""Every error Gearshift raises on purpose, in one tree.
+
+::
+
+    GearshiftError
+    ├── ModeError                  a mode switch went wrong
+    │   └── ModeTransitionError    a step failed; the switch was rolled back
+    ├── ActionError                one action could not apply or revert
+    │   └── ActionTimeoutError     ... because it took longer than its timeout
+    └── CaptureError               a frame-time capture cannot be used
+        ├── UnknownFormatError     not a format any reader recognises
+        ├── MissingColumnError     recognised, but the frame-time column is absent
+        ├── EmptyCaptureError      no usable frame in it
+        └── ProcessNotFoundError   the process asked for is not in the capture
+
+Each error's ``str()`` is one line meant for a person: it names the input and says
+what to do. Code that shows errors to players shows exactly that line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+
+class GearshiftError(Exception):
+    """Base of every error Gearshift raises on purpose."""
+
+
+class ModeError(GearshiftError):
+    """A mode switch went wrong."""
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """One step of a switch that did not do what it should.
+
+    Attributes:
+        step: the step's name in the player's terms, e.g. "frame budget 3.33 ms".
+        reason: one line saying why.
+    """
+
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RollbackReport:
+    """What a failed switch did to put the machine back.
+
+    Attributes:
+        failed: the step that failed, and why.
+        reverted: steps that were undone, in the order they were undone.
+        not_reverted: steps whose undo failed too; the machine may still carry them.
+    """
+
+    failed: StepFailure
+    reverted: tuple[str, ...] = ()
+    not_reverted: tuple[StepFailure, ...] = field(default_factory=tuple)
+
+    @property
+    def complete(self) -> bool:
+        """True when every applied step was undone."""
+        return not self.not_reverted
+
+
+class ModeTransitionError(ModeError):
+    """A switch failed part-way and was rolled back; the old mode is still active."""
+
+    def __init__(self, source: str, target: str, report: RollbackReport) -> None:
+        self.source = source
+        self.target = target
+        self.report = report
+        restored = "everything was restored" if report.complete else (
+            "could not restore " + ", ".join(f.step for f in report.not_reverted)
+        )
+        super().__init__(
+            f"switch to {target} failed at '{report.failed.step}': {report.failed.reason}; "
+            f"stayed in {source}, {restored}"
+        )
+
+
+class ActionError(GearshiftError):
+    """One action could not apply or revert."""
+
+
+class ActionTimeoutError(ActionError):
+    """An action did not finish within its timeout."""
+
+    def __init__(self, step: str, timeout_s: float) -> None:
+        self.step = step
+        self.timeout_s = timeout_s
+        super().__init__(f"'{step}' did not finish within {timeout_s:g} s")
+
+
+class CaptureError(GearshiftError):
+    """A frame-time capture cannot be used. The message names the file."""
+
+    def __init__(self, path: str | PurePath, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnknownFormatError(CaptureError):
+    """No reader recognises the file."""
+
+
+class MissingColumnError(CaptureError):
+    """The format is known but the column a metric needs is missing."""
+
+
+class EmptyCaptureError(CaptureError):
+    """The file holds no usable frame."""
+
+
+class ProcessNotFoundError(CaptureError):
+    """The process the user asked for is not in the capture."""

@@ -1,0 +1,104 @@
+"""Frame-time metrics players trust, computed from a series of frame times.
+
+Definitions, over the frame times t (milliseconds) of n frames:
+
+- avg_fps = 1000 / mean(t)
+- pXX_ms = the XXth percentile of t, linear interpolation between closest ranks
+- p1_fps = 1000 / p99_ms, p01_fps = 1000 / p999_ms
+- low1_fps = 1000 / mean of the ceil(n / 100) largest t; low01_fps with ceil(n / 1000)
+- stutter_frames = how many t exceed STUTTER_FACTOR x mean(t)
+- over_budget_pct[mode] = percent of t greater than that mode's budget
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gearshift.core.modes import PerformanceMode
+
+STUTTER_FACTOR = 2.5
+"""A frame stutters when it takes this many times the mean frame time or longer."""
+
+FrameTimes = npt.NDArray[np.float64]
+"""A one-dimensional array of frame times in milliseconds."""
+
+
+@dataclass(frozen=True)
+class FrameMetrics:
+    """The metrics of one frame-time series. Times in ms, rates in FPS."""
+
+    frames: int
+    duration_s: float
+    avg_fps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+    p1_fps: float
+    p01_fps: float
+    low1_fps: float
+    low01_fps: float
+    stutter_frames: int
+    over_budget_pct: Mapping[PerformanceMode, float]
+
+
+def as_frame_times(values: object) -> FrameTimes:
+    """A float64 copy of ``values`` as a one-dimensional frame-time array."""
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def low_fps(frame_times_ms: FrameTimes, fraction: float) -> float:
+    """1000 / the mean of the ceil(n * fraction) largest frame times."""
+    count = math.ceil(frame_times_ms.size * fraction)
+    worst = np.partition(frame_times_ms, frame_times_ms.size - count)[-count:]
+    return 1000.0 / float(worst.mean())
+
+
+def over_budget_pct(frame_times_ms: FrameTimes, budget_ms: float) -> float:
+    """Percent of frames that took longer than ``budget_ms``."""
+    return 100.0 * float(np.count_nonzero(frame_times_ms > budget_ms)) / frame_times_ms.size
+
+
+def compute_metrics(
+    frame_times_ms: FrameTimes,
+    budgets_ms: Mapping[PerformanceMode, float],
+    duration_s: float | None = None,
+) -> FrameMetrics:
+    """The metrics of a non-empty series of positive frame times.
+
+    Args:
+        frame_times_ms: the frame times, in milliseconds.
+        budgets_ms: each mode's frame budget, in milliseconds.
+        duration_s: the capture's length in seconds when it is known from elsewhere
+            (a sampled log's elapsed column); else the sum of the frame times.
+
+    Raises:
+        ValueError: when the series is empty.
+    """
+    t = as_frame_times(frame_times_ms)
+    if t.size == 0:
+        raise ValueError("no frame times to compute metrics from")
+
+    mean_ms = float(t.mean())
+    p50, p95, p99, p999 = (float(v) for v in np.percentile(t, [50, 95, 99, 99.9]))
+
+    return FrameMetrics(
+        frames=int(t.size),
+        duration_s=float(t.sum()) / 1000.0 if duration_s is None else duration_s,
+        avg_fps=1000.0 / mean_ms,
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+        p999_ms=p999,
+        p1_fps=1000.0 / p99,
+        p01_fps=1000.0 / p999,
+        low1_fps=low_fps(t, 0.01),
+        low01_fps=low_fps(t, 0.001),
+        stutter_frames=int(np.count_nonzero(t > STUTTER_FACTOR * mean_ms)),
+        over_budget_pct={mode: over_budget_pct(t, b) for mode, b in budgets_ms.items()},
+    )

@@ -1,0 +1,111 @@
+"""The two performance modes and the profile each one applies."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+class PerformanceMode(enum.Enum):
+    """What the machine is tuned for."""
+
+    IMMERSIVE = "immersive"
+    """Quality first: 60 to 120 FPS, balanced power."""
+
+    COMPETITIVE = "competitive"
+    """Latency first: 300 FPS and up, everything that lowers latency turned on."""
+
+    @property
+    def label(self) -> str:
+        """The mode's name as players read it."""
+        return self.value.capitalize()
+
+    @property
+    def other(self) -> PerformanceMode:
+        """The mode a toggle goes to from this one."""
+        if self is PerformanceMode.IMMERSIVE:
+            return PerformanceMode.COMPETITIVE
+        return PerformanceMode.IMMERSIVE
+
+    @classmethod
+    def parse(cls, text: str) -> PerformanceMode:
+        """Read a mode from its name, in any case; ValueError names the choices."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown mode '{text}': choose one of {choices}") from None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action a mode applies: its kind, and the values it applies with.
+
+    The kind names a builder registered with the mode manager; the parameters are
+    handed to that builder together with the mode's profile.
+    """
+
+    kind: str
+    params: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class ModeProfile:
+    """What a mode aims for and what it does to the machine.
+
+    Attributes:
+        mode: the mode this profile belongs to.
+        fps_min: the lowest frame rate the mode aims for, in frames per second.
+        fps_max: the highest, or None when there is no ceiling.
+        preset: the quality preset's name.
+        actions: what the mode applies, in order; undone in reverse.
+    """
+
+    mode: PerformanceMode
+    fps_min: float
+    fps_max: float | None
+    preset: str
+    actions: tuple[ActionSpec, ...]
+
+    @property
+    def budget_ms(self) -> float:
+        """The frame budget in milliseconds: the frame time at the FPS floor."""
+        return 1000.0 / self.fps_min
+
+    @property
+    def fps_range_label(self) -> str:
+        """The target frame rates as players write them, e.g. '60-120 FPS'."""
+        if self.fps_max is None:
+            return f"{self.fps_min:g}+ FPS"
+        return f"{self.fps_min:g}-{self.fps_max:g} FPS"
+
+
+FRAME_BUDGET = "frame_budget"
+"""The action kind that hands the mode's frame budget to the budget monitor."""
+
+DEFAULT_PROFILES: Mapping[PerformanceMode, ModeProfile] = MappingProxyType(
+    {
+        PerformanceMode.IMMERSIVE: ModeProfile(
+            mode=PerformanceMode.IMMERSIVE,
+            fps_min=60.0,
+            fps_max=120.0,
+            preset="high-quality",
+            actions=(ActionSpec(FRAME_BUDGET),),
+        ),
+        PerformanceMode.COMPETITIVE: ModeProfile(
+            mode=PerformanceMode.COMPETITIVE,
+            fps_min=300.0,
+            fps_max=None,
+            preset="low-latency",
+            actions=(ActionSpec(FRAME_BUDGET),),
+        ),
+    }
+)
+"""The built-in profiles; user overrides are layered on top of these elsewhere."""
+
+
+def default_budgets_ms() -> dict[PerformanceMode, float]:
+    """Each mode's frame budget in milliseconds, from the built-in profiles."""
+    return {mode: profile.budget_ms for mode, profile in DEFAULT_PROFILES.items()}

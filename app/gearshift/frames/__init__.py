@@ -1,0 +1,1 @@
+"""Where frame times come from: capture readers, replay and the demo feed."""

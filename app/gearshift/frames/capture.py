@@ -1,0 +1,187 @@
+"""What a capture reader hands back: the frame times of each process in one capture file.
+
+A capture is read once into frozen values. Each process's frame times are a read-only
+float64 array in milliseconds, with the rows that held no usable frame time (not a
+number, ``NA``, zero or negative) already dropped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gearshift.core.errors import (
+    CaptureError,
+    EmptyCaptureError,
+    ProcessNotFoundError,
+    UnknownFormatError,
+)
+from gearshift.core.metrics import FrameTimes
+
+logger = logging.getLogger(__name__)
+
+COMPOSITOR = "dwm.exe"
+"""The Windows compositor: it presents every frame, so it is never the default choice."""
+
+
+@dataclass(frozen=True, eq=False)
+class ProcessFrames:
+    """The frame times of one process in a capture.
+
+    Equality is identity: the arrays inside do not compare as one truth value.
+
+    Attributes:
+        name: the process as the capture names it, e.g. "csgo.exe".
+        frame_times_ms: one frame time per kept row, in milliseconds; read-only.
+        row_durations_ms: how long each kept row lasted in real time, in milliseconds;
+            the frame time itself for per-frame captures, the gap between log
+            timestamps for sampled logs. Same length as ``frame_times_ms``.
+        duration_s: the capture's length from its own clock, in seconds, where a
+            sampled log has one; None means "sum the frame times".
+        dropped_invalid: rows dropped because their frame time was missing, not
+            finite, zero or negative.
+    """
+
+    name: str
+    frame_times_ms: FrameTimes
+    row_durations_ms: FrameTimes
+    duration_s: float | None = None
+    dropped_invalid: int = 0
+
+    @property
+    def frame_count(self) -> int:
+        """How many frame times were kept."""
+        return int(self.frame_times_ms.size)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One capture file, read.
+
+    Attributes:
+        path: the file it was read from.
+        format: the tool that wrote it: "mangohud", "presentmon" or "ocat".
+        version: the tool's version as guessed from the layout, e.g. "0.8", "1.x",
+            "2.x", "2.x-v2metrics"; a guess, shown to people, never branched on.
+        sampled: True when each row summarises a log interval rather than one frame.
+        processes: every process in the file, in order of first appearance.
+    """
+
+    path: str
+    format: str
+    version: str
+    sampled: bool
+    processes: tuple[ProcessFrames, ...]
+
+    def select(self, process: str | None = None) -> ProcessFrames:
+        """The process to analyse.
+
+        Args:
+            process: a process name, matched without regard to case; None picks the
+                process with the most frames that is not the compositor (dwm.exe),
+                or the compositor when it is all there is.
+
+        Raises:
+            ProcessNotFoundError: no process has that name; the message lists them.
+            EmptyCaptureError: the chosen process has no usable frame time.
+        """
+        chosen = self._default() if process is None else self._named(process)
+        if chosen.frame_count == 0:
+            raise EmptyCaptureError(
+                self.path,
+                f"process '{chosen.name}' has no usable frame time "
+                f"({chosen.dropped_invalid} rows dropped as invalid)",
+            )
+        return chosen
+
+    def _default(self) -> ProcessFrames:
+        if not self.processes:
+            raise EmptyCaptureError(self.path, "the capture holds no process")
+        games = [p for p in self.processes if p.name.casefold() != COMPOSITOR]
+        return max(games or self.processes, key=lambda p: p.frame_count)
+
+    def _named(self, process: str) -> ProcessFrames:
+        wanted = process.casefold()
+        for candidate in self.processes:
+            if candidate.name.casefold() == wanted:
+                return candidate
+        available = ", ".join(p.name for p in self.processes) or "none"
+        raise ProcessNotFoundError(
+            self.path, f"no process '{process}' in this capture; it holds: {available}"
+        )
+
+
+def _read_only(values: Sequence[float] | FrameTimes) -> FrameTimes:
+    array = np.array(values, dtype=np.float64).reshape(-1)
+    array.setflags(write=False)
+    return array
+
+
+def make_process_frames(
+    name: str,
+    frame_times_ms: Sequence[float] | FrameTimes,
+    row_durations_ms: Sequence[float] | FrameTimes | None = None,
+    duration_s: float | None = None,
+) -> ProcessFrames:
+    """Build a process's frames, dropping rows whose frame time is not usable.
+
+    Args:
+        name: the process name.
+        frame_times_ms: one frame time per row in milliseconds; NaN marks a missing cell.
+        row_durations_ms: how long each row lasted, in milliseconds; None for a
+            per-frame capture, where each row lasts its frame time.
+        duration_s: the capture's length from its own clock, or None.
+
+    Returns:
+        The frames, with invalid rows dropped from both arrays and counted.
+    """
+    times = np.asarray(frame_times_ms, dtype=np.float64).reshape(-1)
+    durations = times if row_durations_ms is None else np.asarray(row_durations_ms, np.float64)
+    keep = np.isfinite(times) & (times > 0.0)
+    dropped = int(times.size - np.count_nonzero(keep))
+    if dropped:
+        logger.debug("%s: dropped %d invalid frame times", name, dropped)
+
+    return ProcessFrames(
+        name=name,
+        frame_times_ms=_read_only(times[keep]),
+        row_durations_ms=_read_only(durations.reshape(-1)[keep]),
+        duration_s=duration_s,
+        dropped_invalid=dropped,
+    )
+
+
+def _has_content(text: str) -> bool:
+    return any(not c.isspace() for c in text)
+
+
+def read_capture_text(path: str | Path) -> str:
+    """A capture file's text: UTF-8, byte-order mark stripped, line ends as written.
+
+    Raises:
+        CaptureError: the file cannot be opened; the message carries the OS reason.
+        UnknownFormatError: the file is binary (a NUL byte, or not valid UTF-8).
+        EmptyCaptureError: the file is empty or blank.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise CaptureError(path, f"cannot read the file: {reason}") from None
+
+    if b"\0" in data:
+        raise UnknownFormatError(path, "binary file, not a frame-time capture")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnknownFormatError(path, "binary file, not a frame-time capture") from None
+
+    if not _has_content(text):
+        raise EmptyCaptureError(path, "the file is empty")
+    logger.debug("read %d bytes from %s", len(data), path)
+    return text
+

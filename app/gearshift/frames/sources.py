@@ -1,0 +1,139 @@
+"""Live frame sources: a capture replayed in real time, and a simulated demo feed.
+
+A source is an async iterator of frame-time batches (numpy arrays, milliseconds), each
+holding the frames "rendered" since the previous batch. Both take the monotonic clock
+and the sleep function as arguments so tests can drive them without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+import numpy as np
+
+from gearshift.core.metrics import FrameTimes, as_frame_times
+
+DEFAULT_TICK_S = 0.02
+"""How often a source hands over a batch, in seconds."""
+
+MAX_CATCH_UP_S = 1.0
+"""After a stall longer than this, a replay skips ahead instead of flooding the graph."""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class FrameSource(Protocol):
+    """Something that produces frame times as the game runs."""
+
+    label: str
+    """What the source is, as shown to the player (file name, "Demo (simulated)")."""
+
+    def batches(self) -> AsyncIterator[FrameTimes]:
+        """Frame times (ms) in render order, a batch per tick, until cancelled."""
+        ...
+
+
+class ReplaySource:
+    """Plays a recorded capture back at the speed it was recorded, looping.
+
+    Args:
+        label: shown to the player.
+        frame_times_ms: the capture's frame times.
+        row_durations_ms: how long each row lasted in real time; the frame times
+            themselves for per-frame captures, the log interval for sampled logs.
+        loop: start again from the first frame after the last.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        frame_times_ms: object,
+        row_durations_ms: object | None = None,
+        *,
+        loop: bool = True,
+        tick_s: float = DEFAULT_TICK_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.label = label
+        self._frames = as_frame_times(frame_times_ms)
+        durations = self._frames if row_durations_ms is None else row_durations_ms
+        self._ends_ms = np.cumsum(as_frame_times(durations))
+        if self._frames.size == 0 or self._ends_ms.shape != self._frames.shape:
+            raise ValueError("a replay needs one duration per frame and at least one frame")
+        self._loop = loop
+        self._tick_s = tick_s
+        self._clock = clock
+        self._sleep = sleep
+
+    async def batches(self) -> AsyncIterator[FrameTimes]:
+        """Yield the rows whose time has come since the previous tick."""
+        total_ms = float(self._ends_ms[-1])
+        started_s = self._clock()
+        played_ms = 0.0  # replay time of the rows handed over so far
+        next_row = 0
+        while True:
+            await self._sleep(self._tick_s)
+            now_ms = (self._clock() - started_s) * 1000.0
+            if now_ms - played_ms > MAX_CATCH_UP_S * 1000.0:
+                skipped_ms = now_ms - played_ms - self._tick_s * 1000.0
+                started_s += skipped_ms / 1000.0  # pretend the stall never happened
+                now_ms -= skipped_ms
+
+            lap, offset_ms = divmod(now_ms, total_ms)
+            if lap >= 1 and not self._loop:
+                yield self._frames[next_row:]
+                return
+            first_row = next_row
+            next_row = int(np.searchsorted(self._ends_ms, offset_ms, side="right"))
+            if next_row < first_row:  # wrapped into the next lap
+                yield np.concatenate((self._frames[first_row:], self._frames[:next_row]))
+            else:
+                yield self._frames[first_row:next_row]
+            played_ms = now_ms
+
+
+class DemoSource:
+    """A simulated game around 144 FPS with occasional hitches, clearly labelled.
+
+    Args:
+        seed: for the random generator, so a demo can be repeated exactly.
+        base_fps: the frame rate the simulated game hovers around.
+    """
+
+    label = "Demo (simulated)"
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        base_fps: float = 144.0,
+        *,
+        tick_s: float = DEFAULT_TICK_S,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._random = np.random.default_rng(seed)
+        self._base_ms = 1000.0 / base_fps
+        self._tick_s = tick_s
+        self._sleep = sleep
+        self._owed_ms = 0.0
+
+    def next_frames(self, span_ms: float) -> FrameTimes:
+        """Frames that would fill ``span_ms`` of play, carrying the remainder over."""
+        frames: list[float] = []
+        self._owed_ms += span_ms
+        while self._owed_ms > 0:
+            frame_ms = self._random.gamma(16.0, self._base_ms / 16.0)
+            if self._random.random() < 0.004:
+                frame_ms *= self._random.uniform(3.0, 6.0)  # a hitch
+            frames.append(frame_ms)
+            self._owed_ms -= frame_ms
+        return as_frame_times(frames)
+
+    async def batches(self) -> AsyncIterator[FrameTimes]:
+        """A batch of simulated frames per tick."""
+        while True:
+            await self._sleep(self._tick_s)
+            yield self.next_frames(self._tick_s * 1000.0)

@@ -1,0 +1,1 @@
+"""GPU telemetry and control. Nothing lives here yet: the NVML adapter comes with GPU support."""

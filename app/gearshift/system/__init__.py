@@ -1,0 +1,1 @@
+"""Actions a mode applies to the machine. The foundation has none yet beyond the core's own."""

@@ -1,0 +1,1 @@
+"""Qt only: tray, window, graph and dialogs. Holds no domain logic."""

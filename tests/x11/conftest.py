@@ -1,0 +1,41 @@
+"""Real-X tests: every test in this folder is marked ``x11`` and needs the tray harness.
+
+``scripts/setup.sh test`` runs them under Xvfb with trayer as the tray host; the
+offscreen stage deselects them with ``-m "not x11"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from xtools import Window, refuse, require_x11, tray_host, tray_selection_owner, wait_until
+
+_HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests under this folder ``x11`` before ``-m`` selects by marker.
+
+    A conftest's collection hook sees every collected test, not just this folder's.
+    """
+    for item in items:
+        if item.path.is_relative_to(_HERE):
+            item.add_marker(pytest.mark.x11)
+
+
+@pytest.fixture
+def tray() -> Window:
+    """trayer's panel on $DISPLAY, once it owns the tray selection and is on screen.
+
+    Skips (fails under $GEARSHIFT_X11_REQUIRED=1) when there is no display, a tool is
+    missing or no trayer panel shows up. Another tray host, such as a developer's own
+    desktop, is not used, so these tests never click around a real session.
+    """
+    require_x11()
+    try:
+        wait_until(tray_selection_owner, timeout_s=5.0, what="the tray selection owner")
+        return wait_until(tray_host, timeout_s=5.0, what="trayer's panel")
+    except TimeoutError as error:
+        refuse(f"no trayer system tray on DISPLAY: {error}")

@@ -1,5 +1,6 @@
 """BudgetMonitor: the rolling window and its statistics."""
 
+import contextlib
 import math
 
 import numpy as np
@@ -58,3 +59,31 @@ def test_a_frame_longer_than_the_window_is_kept_alone() -> None:
     monitor = BudgetMonitor(budget_ms=10.0, window_s=1.0)
     monitor.push([5.0, 5.0, 3000.0])
     assert monitor.stats().frames == 1
+
+
+def test_stats_publish_on_a_fixed_schedule_skipping_missed_ticks() -> None:
+    import asyncio
+
+    from gearshift.core.events import BudgetStatsUpdated, EventBus
+    from gearshift.core.live import publish_stats
+    from tests.fakes.clock import FakeClock
+
+    clock = FakeClock(start_s=0.0)
+    waits: list[float] = []
+    bus = EventBus()
+    seen: list[BudgetStatsUpdated] = []
+    bus.subscribe(BudgetStatsUpdated, seen.append)
+
+    async def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        clock.advance(seconds + (0.25 if len(waits) == 2 else 0.0))  # one slow tick
+        if len(waits) == 4:
+            raise asyncio.CancelledError
+
+    async def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await publish_stats(BudgetMonitor(10.0), bus, 0.1, clock=clock, sleep=sleep)
+
+    asyncio.run(run())
+    assert waits == [0.1, 0.1, 0.05, 0.1]  # 0.25 s late: ticks at 0.3, 0.4 skipped
+    assert len(seen) == 4 and seen[0].stats.frames == 0

@@ -49,7 +49,7 @@ class Rig:
         return self
 
 
-def run(coro):  # noqa: ANN001, ANN201 - tiny test helper
+def run(coro):
     return asyncio.run(coro)
 
 

@@ -9,7 +9,7 @@ from gearshift.frames.sources import DemoSource, ReplaySource
 from tests.fakes.clock import FakeClock
 
 
-def collect(source, ticks: int) -> list[np.ndarray]:  # noqa: ANN001
+def collect(source, ticks: int) -> list[np.ndarray]:
     async def gather() -> list[np.ndarray]:
         out = []
         stream = source.batches()

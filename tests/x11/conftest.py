@@ -6,10 +6,22 @@ offscreen stage deselects them with ``-m "not x11"``.
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
-from xtools import Window, refuse, require_x11, tray_host, tray_selection_owner, wait_until
+
+from tests.x11.xtools import (
+    Window,
+    refuse,
+    require_x11,
+    screenshot,
+    tray_host,
+    tray_selection_owner,
+    wait_until,
+)
 
 _HERE = Path(__file__).parent
 
@@ -39,3 +51,28 @@ def tray() -> Window:
         return wait_until(tray_host, timeout_s=5.0, what="trayer's panel")
     except TimeoutError as error:
         refuse(f"no trayer system tray on DISPLAY: {error}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Photograph the screen when a real-X test fails, before teardown closes its windows.
+
+    The picture goes in the test's ``tmp_path`` (when it asked for one), and the failure
+    report names the file.
+    """
+    report = yield
+    if not (report.when == "call" and report.failed and item.path.is_relative_to(_HERE)):
+        return report
+
+    workdir = getattr(item, "funcargs", {}).get("tmp_path")
+    if not isinstance(workdir, Path) or not os.environ.get("DISPLAY"):
+        return report
+
+    try:
+        outcome = f"saved to {screenshot(workdir / 'failure.png')}"
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
+        outcome = f"could not be taken: {error}"
+    report.sections.append(("screen at failure", outcome))
+    return report

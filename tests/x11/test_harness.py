@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from xtools import (
+
+from tests.x11.xtools import (
     Window,
     click,
+    find_tray_icon,
     press_keys,
     screenshot,
     top_level_windows,
-    tray_icons,
+    tray_host,
     wait_until,
 )
 
@@ -123,23 +125,20 @@ def probe(tray: Window, tmp_path: Path) -> Iterator[Probe]:
         running.stop()
 
 
-def _probe_icon(tray: Window) -> Window | None:
-    """The probe's icon in the tray, once trayer has embedded it and given it a size."""
-    for icon in tray_icons(tray):
-        if PROBE_NAME in icon.wm_class and icon.has_area:
-            return icon
-    return None
-
-
 def test_probe_icon_is_embedded_and_answers_clicks(
     tray: Window, probe: Probe, tmp_path: Path
 ) -> None:
     probe.wait_for_line("ready")
 
     # The icon reads 0x0 until trayer embeds it; clicking before then hits the panel.
-    icon = wait_until(lambda: _probe_icon(tray), what="the probe's icon in trayer's panel")
+    icon = wait_until(lambda: find_tray_icon(PROBE_NAME), what="the probe's icon in the tray")
     assert icon.width > 1 and icon.height > 1
-    assert tray.x <= icon.centre[0] < tray.x + tray.width
+
+    # trayer widens its panel to fit each new icon, so look at the panel again.
+    panel = tray_host()
+    assert panel is not None
+    assert panel.x <= icon.centre[0] < panel.x + panel.width
+    assert panel.y <= icon.centre[1] < panel.y + panel.height
 
     click(icon, button=1)
     probe.wait_for_line("clicked")

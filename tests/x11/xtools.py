@@ -92,7 +92,9 @@ def require_x11() -> None:
     if not os.environ.get("DISPLAY"):
         problems.append("DISPLAY is not set")
 
-    missing = [f"{tool} ({package})" for tool, package in X_TOOLS.items() if not shutil.which(tool)]
+    missing = [
+        f"{tool} ({package})" for tool, package in X_TOOLS.items() if not shutil.which(tool)
+    ]
     if missing:
         problems.append("missing tools: " + ", ".join(missing))
 
@@ -208,6 +210,22 @@ def tray_icons(host: Window) -> list[Window]:
     return [window for window in window_tree(host.window_id) if window.depth == 2]
 
 
+def find_tray_icon(wm_class: str) -> Window | None:
+    """The embedded, sized tray icon whose WM_CLASS instance or class is `wm_class`.
+
+    Qt names an icon window's WM_CLASS after the script (instance) and the application
+    name (class). The panel is looked up afresh, because trayer moves and widens it as
+    icons come and go. Poll this with `wait_until`: an icon has no size until embedded.
+    """
+    host = tray_host()
+    if host is None:
+        return None
+    for icon in tray_icons(host):
+        if wm_class in icon.wm_class and icon.has_area:
+            return icon
+    return None
+
+
 def tray_selection_owner() -> int | None:
     """The window owning ``_NET_SYSTEM_TRAY_S0`` on $DISPLAY, or None if the tray is free.
 
@@ -241,7 +259,10 @@ def tray_selection_owner() -> int | None:
 def click(window: Window, button: int = 1) -> None:
     """Move the pointer to the window's centre and click: 1 left, 2 middle, 3 right."""
     x, y = window.centre
-    _run_tool(["xdotool", "mousemove", "--sync", str(x), str(y), "click", str(button)])
+
+    # No `mousemove --sync`: it waits for the pointer to move, forever if it is already
+    # there. The X server handles one client's fake motion and click in order anyway.
+    _run_tool(["xdotool", "mousemove", str(x), str(y), "click", str(button)])
 
 
 def press_keys(*keys: str, delay_ms: int = 60) -> None:

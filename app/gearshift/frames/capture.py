@@ -8,9 +8,10 @@ number, ``NA``, zero or negative) already dropped and counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -23,6 +24,17 @@ from gearshift.core.errors import (
 from gearshift.core.metrics import FrameTimes
 
 logger = logging.getLogger(__name__)
+
+FORMAT_NAMES: Mapping[str, str] = MappingProxyType(
+    {"mangohud": "MangoHud", "presentmon": "PresentMon", "ocat": "OCAT"}
+)
+"""Each format's short name, as ``Capture.format`` holds it, and as people write it."""
+
+
+def format_label(format_name: str) -> str:
+    """A format's name as people write it, e.g. "PresentMon" for "presentmon"."""
+    return FORMAT_NAMES.get(format_name, format_name)
+
 
 COMPOSITOR = "dwm.exe"
 """The Windows compositor: it presents every frame, so it is never the default choice."""
@@ -138,9 +150,14 @@ def make_process_frames(
 
     Returns:
         The frames, with invalid rows dropped from both arrays and counted.
+
+    Raises:
+        ValueError: the two arrays differ in length.
     """
     times = np.asarray(frame_times_ms, dtype=np.float64).reshape(-1)
     durations = times if row_durations_ms is None else np.asarray(row_durations_ms, np.float64)
+    if durations.shape != times.shape:
+        raise ValueError(f"{name}: {durations.size} row durations for {times.size} frame times")
     keep = np.isfinite(times) & (times > 0.0)
     dropped = int(times.size - np.count_nonzero(keep))
     if dropped:
@@ -149,7 +166,7 @@ def make_process_frames(
     return ProcessFrames(
         name=name,
         frame_times_ms=_read_only(times[keep]),
-        row_durations_ms=_read_only(durations.reshape(-1)[keep]),
+        row_durations_ms=_read_only(durations[keep]),
         duration_s=duration_s,
         dropped_invalid=dropped,
     )
@@ -184,4 +201,3 @@ def read_capture_text(path: str | Path) -> str:
         raise EmptyCaptureError(path, "the file is empty")
     logger.debug("read %d bytes from %s", len(data), path)
     return text
-

@@ -137,3 +137,14 @@ class DemoSource:
         while True:
             await self._sleep(self._tick_s)
             yield self.next_frames(self._tick_s * 1000.0)
+
+
+class NoSource:
+    """Stands in when no frame source was chosen: yields nothing, says so in its label."""
+
+    label = "none (start with --replay FILE or --demo)"
+
+    async def batches(self) -> AsyncIterator[FrameTimes]:
+        """Never yields; waits until cancelled."""
+        await asyncio.Event().wait()
+        yield np.empty(0)  # never reached: makes this an async generator

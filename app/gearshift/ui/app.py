@@ -1,0 +1,209 @@
+"""The tray app: builds the Qt side around the core and runs it on qasync's loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from qasync import QEventLoop, asyncSlot
+
+from gearshift.control.exitcodes import ExitCode
+from gearshift.core.budget import BudgetStats
+from gearshift.core.errors import CaptureError, ModeTransitionError
+from gearshift.core.manager import SwitchOutcome, SwitchResult
+from gearshift.core.modes import PerformanceMode
+from gearshift.frames.registry import read_capture
+from gearshift.frames.sources import DemoSource, FrameSource, NoSource, ReplaySource
+from gearshift.ui.controller import AppController
+from gearshift.ui.dialogs import RollbackDialog, wait_closed
+from gearshift.ui.single_instance import SingleInstance
+from gearshift.ui.tray import TrayIcon
+from gearshift.ui.window import MainWindow
+
+_log = logging.getLogger(__name__)
+
+NO_DISPLAY_MESSAGE = (
+    "gearshift: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the tray app "
+    "cannot start; headless, use 'gearshift analyze FILE' (see 'gearshift --help')"
+)
+
+
+class GearshiftApp(QObject):
+    """Connects the controller's signals to the tray, the window and the dialogs."""
+
+    def __init__(self, controller: AppController, tray_available: bool) -> None:
+        super().__init__()
+        self.controller = controller
+        self.window = MainWindow(controller.source.label)
+        self.tray = TrayIcon() if tray_available else None
+        self.dialogs: list[RollbackDialog] = []
+        self._dialog_tasks: set[asyncio.Future[None]] = set()
+        self._quit = asyncio.Event()
+
+        controller.mode_changed.connect(self._show_mode)
+        controller.stats_updated.connect(self._show_stats)
+        controller.switch_failed.connect(self._show_rollback)
+        controller.switch_refused.connect(self._show_refusal)
+        self.window.toggle_requested.connect(self.toggle)
+        self.window.close_requested.connect(self._on_window_closed)
+        if self.tray is not None:
+            self.tray.toggle_requested.connect(self.toggle)
+            self.tray.mode_requested.connect(self.request_mode)
+            self.tray.show_window_requested.connect(self.show_window)
+            self.tray.quit_requested.connect(self.quit)
+
+    async def run(self) -> int:
+        """Start the core, show the UI and run until quit; returns the exit status."""
+        await self.controller.start()
+        if self.tray is not None:
+            self.tray.show()
+        else:
+            _log.warning("no system tray on this desktop: showing the window instead")
+        self.show_window()
+        await self._quit.wait()
+        return ExitCode.OK
+
+    def show_window(self) -> None:
+        """Bring the window up and to the front."""
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    @asyncSlot()
+    async def toggle(self) -> None:
+        """Switch to the mode that is not active."""
+        await self.controller.toggle()
+
+    @asyncSlot(object)
+    async def request_mode(self, mode: PerformanceMode) -> None:
+        """Switch to ``mode``."""
+        await self.controller.request_mode(mode)
+
+    @asyncSlot()
+    async def quit(self) -> None:
+        """Qt slot for shutdown()."""
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Revert the active mode, stop every task, then let run() return."""
+        _log.info("quitting")
+        await self.controller.stop()
+        for dialog in list(self.dialogs):
+            dialog.reject()  # emits finished, which ends its waiting task
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.hide()
+        self._quit.set()
+
+    def _show_mode(self, mode: PerformanceMode) -> None:
+        self.window.show_mode(self.controller.manager.profile_of(mode))
+        if self.tray is not None:
+            self.tray.show_mode(mode)
+        self.window.statusBar().showMessage(f"{mode.label} mode active", 4000)
+
+    def _show_stats(self, stats: BudgetStats) -> None:
+        if self.window.isVisible():
+            self.window.show_stats(stats)
+        if self.tray is not None:
+            self.tray.show_stats(stats)
+
+    def _show_refusal(self, result: SwitchResult) -> None:
+        self.window.statusBar().showMessage(result.describe(), 5000)
+        if self.tray is not None and result.outcome is not SwitchOutcome.ALREADY_ACTIVE:
+            self.tray.notify("Gearshift", result.describe())
+
+    def _show_rollback(self, error: ModeTransitionError) -> None:
+        if self.tray is not None:
+            self.tray.notify(f"Switch to {error.target} rolled back", str(error), warning=True)
+        dialog = RollbackDialog(error, self.window if self.window.isVisible() else None)
+        self.dialogs.append(dialog)
+        task = asyncio.ensure_future(self._keep_until_closed(dialog))
+        self._dialog_tasks.add(task)
+        task.add_done_callback(self._dialog_tasks.discard)
+
+    async def _keep_until_closed(self, dialog: RollbackDialog) -> None:
+        await wait_closed(dialog)
+        self.dialogs.remove(dialog)
+        dialog.deleteLater()
+
+    def _on_window_closed(self) -> None:
+        if self.tray is not None and self.tray.icon.isVisible():
+            self.window.hide()
+        else:
+            self.quit()
+
+
+def has_display() -> bool:
+    """Whether a window can be shown: always off Linux; on Linux, X, Wayland or a QPA set."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def make_source(args: argparse.Namespace) -> FrameSource:
+    """The frame source the command line asked for. Raises CaptureError for a bad file."""
+    if args.demo:
+        return DemoSource()
+    if args.replay:
+        capture = read_capture(args.replay)
+        frames = capture.select(None)
+        label = f"replay of {Path(args.replay).name} ({frames.name}, {capture.format})"
+        return ReplaySource(label, frames.frame_times_ms, frames.row_durations_ms)
+    return NoSource()
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the tray app until the player quits; returns the exit status."""
+    if not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return ExitCode.NO_DISPLAY
+    try:
+        source = make_source(args)
+    except CaptureError as error:
+        print(f"gearshift: {error}", file=sys.stderr)
+        return ExitCode.CAPTURE_UNREADABLE
+
+    existing = QApplication.instance()
+    # argv[0] names the windows' WM_CLASS; under `python -m` it would be "__main__.py".
+    app = existing if isinstance(existing, QApplication) else QApplication(["gearshift"])
+    app.setApplicationName("Gearshift")
+    app.setDesktopFileName("gearshift")
+    app.setQuitOnLastWindowClosed(False)
+    instance = SingleInstance()
+    if not instance.claim():
+        print("gearshift: already running; showed its window", file=sys.stderr)
+        return ExitCode.OK
+
+    loop = QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    gearshift = GearshiftApp(AppController(source), QSystemTrayIcon.isSystemTrayAvailable())
+    instance.woken.connect(gearshift.show_window)
+    wake_timer = _quit_on_signals(gearshift)
+    try:
+        with loop:
+            return int(loop.run_until_complete(gearshift.run()))
+    finally:
+        wake_timer.stop()
+        instance.release()
+
+
+def _quit_on_signals(gearshift: GearshiftApp) -> QTimer:
+    """SIGINT and SIGTERM quit cleanly (reverting the mode) instead of killing the app.
+
+    Python runs signal handlers only between bytecodes, and Qt's loop is C++: a timer
+    that fires a few times a second gives Python the chance.
+    """
+    loop = asyncio.get_event_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: loop.call_soon_threadsafe(gearshift.quit))
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return timer

@@ -1,0 +1,1 @@
+"""Files Gearshift ships beside its code: the icons, read through importlib.resources."""

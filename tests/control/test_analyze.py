@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gearshift.__main__ import main
+from gearshift.control.exitcodes import ExitCode
 
 JSON_KEYS = {
     "frames",
@@ -168,3 +169,10 @@ def test_installed_command_on_a_real_capture(shared_captures: Path) -> None:
     assert result["frames"] == 4265
     assert result["source"]["process"] == "csgo.exe"
     assert result["duration_s"] == pytest.approx(36.168414)
+
+
+def test_app_options_with_analyze_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--demo", "analyze", "whatever.csv"])
+    assert exited.value.code == ExitCode.USAGE
+    assert "do not go with analyze" in capsys.readouterr().err

@@ -73,3 +73,9 @@ def test_duration_from_elsewhere_wins_over_the_sum() -> None:
 def test_empty_series_is_refused() -> None:
     with pytest.raises(ValueError, match="no frame times"):
         compute_metrics(np.array([]), default_budgets_ms())
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_non_positive_or_non_finite_frame_times_are_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="positive and finite"):
+        compute_metrics(np.array([5.0, bad]), default_budgets_ms())

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from gearshift.core.modes import PerformanceMode
 
 STUTTER_FACTOR = 2.5
-"""A frame stutters when it takes this many times the mean frame time or longer."""
+"""A frame stutters when it takes more than this many times the mean frame time."""
 
 FrameTimes = npt.NDArray[np.float64]
 """A one-dimensional array of frame times in milliseconds."""
@@ -48,7 +48,7 @@ class FrameMetrics:
 
 
 def as_frame_times(values: object) -> FrameTimes:
-    """A float64 copy of ``values`` as a one-dimensional frame-time array."""
+    """``values`` as a one-dimensional float64 frame-time array (copied only if needed)."""
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
@@ -78,11 +78,14 @@ def compute_metrics(
             (a sampled log's elapsed column); else the sum of the frame times.
 
     Raises:
-        ValueError: when the series is empty.
+        ValueError: when the series is empty or holds a frame time that is not a
+            positive, finite number (readers drop and count those before this).
     """
     t = as_frame_times(frame_times_ms)
     if t.size == 0:
         raise ValueError("no frame times to compute metrics from")
+    if not bool(np.all(np.isfinite(t) & (t > 0))):
+        raise ValueError("frame times must be positive and finite")
 
     mean_ms = float(t.mean())
     p50, p95, p99, p999 = (float(v) for v in np.percentile(t, [50, 95, 99, 99.9]))

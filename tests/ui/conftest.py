@@ -38,10 +38,13 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     The loop is marked running from the start (``already_running``), so whatever
     processes Qt events (qtbot's waits, pytest-qt's own hooks) also steps the asyncio
     tasks, with the loop set as the running one. Tests wait with ``AppRig.wait_for``.
-    At the end, a task still pending fails the test.
+    At the end, a task still pending, or an exception nobody handled inside the loop,
+    fails the test.
     """
     event_loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(event_loop)
+    unhandled: list[dict[str, object]] = []
+    event_loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
     yield event_loop
     pending = [t for t in asyncio.all_tasks(event_loop) if not t.done()]
     for task in pending:
@@ -56,6 +59,7 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     event_loop.close()
     asyncio.set_event_loop(None)
     assert not pending, f"tasks left running: {pending}"
+    assert not unhandled, f"exceptions raised in the event loop: {unhandled}"
 
 
 class AppRig:
@@ -101,21 +105,21 @@ class AppRig:
         return self.run(self.run_task)
 
 
-@pytest.fixture
-def rig(loop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[AppRig]:
-    """A started app with no tray (as offscreen desktops have none); quit afterwards."""
-    app_rig = AppRig(loop, qtbot, tray=False)
+def _started(loop: qasync.QEventLoop, qtbot: QtBot, tray: bool) -> Iterator[AppRig]:
+    app_rig = AppRig(loop, qtbot, tray=tray)
     app_rig.start()
     yield app_rig
     if app_rig.run_task is not None and not app_rig.run_task.done():
         app_rig.quit()
+
+
+@pytest.fixture
+def rig(loop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[AppRig]:
+    """A started app with no tray (as offscreen desktops have none); quit afterwards."""
+    yield from _started(loop, qtbot, tray=False)
 
 
 @pytest.fixture
 def tray_rig(loop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[AppRig]:
     """As ``rig``, but with the tray icon built, so its menu can be driven."""
-    app_rig = AppRig(loop, qtbot, tray=True)
-    app_rig.start()
-    yield app_rig
-    if app_rig.run_task is not None and not app_rig.run_task.done():
-        app_rig.quit()
+    yield from _started(loop, qtbot, tray=True)

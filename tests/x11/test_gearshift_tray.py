@@ -22,6 +22,7 @@ from tests.x11.xtools import (
     find_tray_icon,
     press_keys,
     screenshot,
+    stop_process,
     top_level_windows,
     wait_until,
 )
@@ -67,13 +68,7 @@ class RunningApp:
         return wait_until(lambda: find_tray_icon(APP_CLASS), what="Gearshift's tray icon")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
 
 
 @pytest.fixture
@@ -120,18 +115,17 @@ def open_menu(app: RunningApp) -> None:
 def test_icon_is_embedded_and_a_click_toggles_the_mode(
     gearshift: RunningApp, tmp_path: Path
 ) -> None:
+    def icon_is_teal() -> bool:
+        red, _, blue = mean_colour(gearshift.icon())
+        return blue > red
+
     icon = gearshift.icon()
     assert icon.width > 1 and icon.height > 1
-    wait_until(lambda: mean_colour(gearshift.icon())[2] > mean_colour(gearshift.icon())[0],
-               what="the Immersive (teal) icon")
+    wait_until(icon_is_teal, what="the Immersive (teal) icon")
 
     click(icon)
     gearshift.wait_for_log("switched Immersive -> Competitive")
-    red, _, blue = wait_until(
-        lambda: (c := mean_colour(gearshift.icon()))[0] > c[2] and c,
-        what="the icon to turn Competitive red",
-    )
-    assert red > blue
+    wait_until(lambda: not icon_is_teal(), what="the icon to turn Competitive red")
     screenshot(tmp_path / "competitive.png")
 
     time.sleep(DOUBLE_CLICK_S)  # a second click sooner would be a double-click

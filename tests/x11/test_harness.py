@@ -22,6 +22,7 @@ from tests.x11.xtools import (
     find_tray_icon,
     press_keys,
     screenshot,
+    stop_process,
     top_level_windows,
     tray_host,
     wait_until,
@@ -106,13 +107,7 @@ class Probe:
 
     def stop(self) -> None:
         """End the probe, politely first."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, grace_s=5)
 
 
 @pytest.fixture

@@ -256,6 +256,17 @@ def tray_selection_owner() -> int | None:
     return owner or None
 
 
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """End a child process politely (SIGTERM), then firmly if it does not go in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 def click(window: Window, button: int = 1) -> None:
     """Move the pointer to the window's centre and click: 1 left, 2 middle, 3 right."""
     x, y = window.centre

@@ -50,16 +50,18 @@ def test_replay_without_loop_stops_after_last_frame() -> None:
     assert sum(b.size for b in batches) == 10
 
 
-def test_sampled_rows_play_at_their_interval() -> None:
-    clock = FakeClock()
+def test_sampled_rows_play_as_the_frames_they_summarise() -> None:
+    clock = FakeClock(start_s=0.0)
     source = ReplaySource(
-        "x", [4.0] * 10, [100.0] * 10, tick_s=0.1, clock=clock, sleep=clock.sleep
+        "x", [4.0, 5.0], [100.0, 100.0], tick_s=0.1, clock=clock, sleep=clock.sleep
     )
-    assert [b.size for b in collect(source, 3)] == [1, 1, 1]
+    first, second = collect(source, 2)
+    assert first.size == 25 and set(first) == {4.0}  # a 100 ms row of 4 ms frames
+    assert second.size == 20 and set(second) == {5.0}
 
 
 def test_replay_refuses_mismatched_durations() -> None:
-    with pytest.raises(ValueError, match="one duration per frame"):
+    with pytest.raises(ValueError, match="one duration per frame time"):
         ReplaySource("x", [1.0, 2.0], [1.0])
 
 

@@ -82,9 +82,19 @@ def test_tray_click_toggles(tray_rig: AppRig) -> None:
     tray_rig.wait_for(lambda: tray_rig.manager.mode is COMP)
     tray.icon.activated.emit(QSystemTrayIcon.ActivationReason.Context)
     assert tray_rig.manager.mode is COMP
+
+
+def test_tray_double_click_opens_window_without_switching(tray_rig: AppRig) -> None:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    tray = tray_rig.app.tray
+    assert tray is not None
     tray_rig.app.window.hide()
+    tray.icon.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)  # Qt sends both
     tray.icon.activated.emit(QSystemTrayIcon.ActivationReason.DoubleClick)
-    assert tray_rig.app.window.isVisible() and tray_rig.manager.mode is COMP
+    tray_rig.wait_for(tray_rig.app.window.isVisible)
+    tray_rig.qtbot.wait(600)  # past the double-click interval: no late toggle
+    assert tray_rig.manager.mode is IMM
 
 
 def test_failed_switch_opens_rollback_dialog_without_blocking(rig: AppRig) -> None:

@@ -39,6 +39,13 @@ def test_no_display_says_so_in_one_line(tmp_path: Path) -> None:
     assert err.count("\n") == 1 and "no display" in err and "gearshift analyze" in err
 
 
+def test_display_with_no_x_server_behind_it_says_so(tmp_path: Path) -> None:
+    process = gearshift("--demo", env=clean_env(tmp_path, DISPLAY=":187"))
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == ExitCode.NO_DISPLAY
+    assert err.count("\n") == 1 and "no X server answers on DISPLAY=:187" in err
+
+
 def test_unreadable_replay_exits_2_without_traceback(tmp_path: Path) -> None:
     capture = tmp_path / "notes.csv"
     capture.write_text("hello,world\n1,2\n")
@@ -68,8 +75,9 @@ def test_sigterm_quits_cleanly_after_reverting(tmp_path: Path) -> None:
     assert "Traceback" not in err and "Fatal" not in err
 
 
-@pytest.mark.parametrize("argv", [["--bogus"], ["analyze"]])
-def test_usage_mistakes_exit_64(argv: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("argv", [["--bogus"], ["analyze"], ["analyze", "x.csv", "--bogus"]])
+def test_usage_mistakes_exit_64_with_one_line(argv: list[str], tmp_path: Path) -> None:
     process = gearshift(*argv, env=clean_env(tmp_path))
-    process.communicate(timeout=30)
+    _out, err = process.communicate(timeout=30)
     assert process.returncode == ExitCode.USAGE
+    assert err.count("\n") == 1 and "--help" in err

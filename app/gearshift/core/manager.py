@@ -96,10 +96,7 @@ class SwitchResult:
         if self.outcome is SwitchOutcome.ALREADY_ACTIVE:
             return f"{target} is already active"
         if self.outcome is SwitchOutcome.COOLDOWN:
-            return (
-                f"Cooling down: {target} is possible in {self.cooldown_left_s:.1f} s "
-                "(or force the switch)"
-            )
+            return f"Cooling down: {target} is possible in {self.cooldown_left_s:.1f} s"
         return f"Busy: a switch to {self.active.other.label} is in progress"
 
 

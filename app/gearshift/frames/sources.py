@@ -39,11 +39,16 @@ class FrameSource(Protocol):
 class ReplaySource:
     """Plays a recorded capture back at the speed it was recorded, looping.
 
+    A sampled log (one row per log interval, as MangoHud writes with a log interval)
+    is played as the frames each row summarises: a 100 ms row whose mean frame time
+    is 4 ms becomes 25 frames of 4 ms, so the live graph's time axis and the rolling
+    window cover real time.
+
     Args:
         label: shown to the player.
-        frame_times_ms: the capture's frame times.
-        row_durations_ms: how long each row lasted in real time; the frame times
-            themselves for per-frame captures, the log interval for sampled logs.
+        frame_times_ms: the capture's frame times, one per row.
+        row_durations_ms: how long each row lasted in real time; None for per-frame
+            captures, where a row lasts its own frame time.
         loop: start again from the first frame after the last.
     """
 
@@ -59,11 +64,17 @@ class ReplaySource:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.label = label
-        self._frames = as_frame_times(frame_times_ms)
-        durations = self._frames if row_durations_ms is None else row_durations_ms
-        self._ends_ms = np.cumsum(as_frame_times(durations))
-        if self._frames.size == 0 or self._ends_ms.shape != self._frames.shape:
-            raise ValueError("a replay needs one duration per frame and at least one frame")
+        frames = as_frame_times(frame_times_ms)
+        if row_durations_ms is not None:
+            durations = as_frame_times(row_durations_ms)
+            if durations.shape != frames.shape:
+                raise ValueError("a replay needs one duration per frame time")
+            frames_per_row = np.maximum(1, np.rint(durations / frames)).astype(np.int64)
+            frames = np.repeat(frames, frames_per_row)
+        if frames.size == 0:
+            raise ValueError("a replay needs at least one frame")
+        self._frames = frames
+        self._ends_ms = np.cumsum(frames)
         self._loop = loop
         self._tick_s = tick_s
         self._clock = clock

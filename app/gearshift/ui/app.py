@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -29,9 +30,9 @@ from gearshift.ui.window import MainWindow
 
 _log = logging.getLogger(__name__)
 
-NO_DISPLAY_MESSAGE = (
-    "gearshift: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the tray app "
-    "cannot start; headless, use 'gearshift analyze FILE' (see 'gearshift --help')"
+NO_DISPLAY_ADVICE = (
+    "so the tray app cannot start; headless, use 'gearshift analyze FILE' "
+    "(see 'gearshift --help')"
 )
 
 
@@ -140,11 +141,52 @@ class GearshiftApp(QObject):
             self.quit()
 
 
-def has_display() -> bool:
-    """Whether a window can be shown: always off Linux; on Linux, X, Wayland or a QPA set."""
+def display_problem() -> str | None:
+    """Why no window can be shown here, in words, or None when one can.
+
+    Qt aborts the whole process when its platform plugin cannot connect, so this asks
+    first. Only Linux is checked; Wayland and an explicit QT_QPA_PLATFORM are trusted.
+    """
     if not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return "no display found (DISPLAY and WAYLAND_DISPLAY are unset)"
+    if not x_server_answers(display):
+        return f"no X server answers on DISPLAY={display}"
+    return None
+
+
+def x_server_answers(display: str, timeout_s: float = 1.0) -> bool:
+    """Whether an X server accepts connections for ``display`` (":0", "host:1.0").
+
+    A display name this does not understand counts as answering, and Qt decides.
+    """
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not number.isdigit():
         return True
-    return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        addresses: list[tuple[int, object]] = [
+            (socket.AF_UNIX, path),
+            (socket.AF_UNIX, "\0" + path),  # the abstract socket many servers also open
+        ]
+    else:
+        addresses = [(socket.AF_INET, (host, 6000 + int(number)))]
+
+    for family, address in addresses:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout_s)
+            try:
+                probe.connect(address)
+            except OSError:
+                continue
+            return True
+    return False
 
 
 def make_source(args: argparse.Namespace) -> FrameSource:
@@ -161,8 +203,9 @@ def make_source(args: argparse.Namespace) -> FrameSource:
 
 def run_app(args: argparse.Namespace) -> int:
     """Run the tray app until the player quits; returns the exit status."""
-    if not has_display():
-        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+    problem = display_problem()
+    if problem is not None:
+        print(f"gearshift: {problem}, {NO_DISPLAY_ADVICE}", file=sys.stderr)
         return ExitCode.NO_DISPLAY
     try:
         source = make_source(args)
@@ -178,7 +221,10 @@ def run_app(args: argparse.Namespace) -> int:
     app.setQuitOnLastWindowClosed(False)
     instance = SingleInstance()
     if not instance.claim():
-        print("gearshift: already running; showed its window", file=sys.stderr)
+        ignored = " (--replay and --demo apply only to a new start: quit it first)"
+        chosen = args.replay or args.demo
+        print(f"gearshift: already running; showed its window{ignored if chosen else ''}",
+              file=sys.stderr)
         return ExitCode.OK
 
     loop = QEventLoop(app)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from gearshift.core.budget import BudgetStats
 from gearshift.core.modes import PerformanceMode
@@ -33,6 +33,11 @@ class TrayIcon(QObject):
         self.quit_action.triggered.connect(self.quit_requested)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
+        # A double click arrives as a click first; the toggle waits out the double-click
+        # interval so that a double click only opens the window.
+        self._pending_toggle = QTimer(self)
+        self._pending_toggle.setSingleShot(True)
+        self._pending_toggle.timeout.connect(self.toggle_requested)
         self._mode = PerformanceMode.IMMERSIVE
         self._fps_text = ""
         self.show_mode(self._mode)
@@ -43,6 +48,7 @@ class TrayIcon(QObject):
 
     def hide(self) -> None:
         """Take the icon out of the tray."""
+        self._pending_toggle.stop()
         self.icon.hide()
 
     def show_mode(self, mode: PerformanceMode) -> None:
@@ -98,6 +104,7 @@ class TrayIcon(QObject):
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason is QSystemTrayIcon.ActivationReason.Trigger:
-            self.toggle_requested.emit()
+            self._pending_toggle.start(QApplication.doubleClickInterval())
         elif reason is QSystemTrayIcon.ActivationReason.DoubleClick:
+            self._pending_toggle.stop()
             self.show_window_requested.emit()

@@ -5,15 +5,30 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 
-from gearshift.control.cli import build_parser
+from gearshift.control.cli import LOG_LEVELS, build_parser
+from gearshift.control.exitcodes import ExitCode
+
+LOG_LEVEL_ENV = "GEARSHIFT_LOG_LEVEL"
 
 
 def configure_logging(level_name: str | None, default: str) -> None:
-    """One stderr handler; level from the option, else $GEARSHIFT_LOG_LEVEL, else default."""
-    name = (level_name or os.environ.get("GEARSHIFT_LOG_LEVEL") or default).upper()
+    """One stderr handler; level from the option, else $GEARSHIFT_LOG_LEVEL, else default.
+
+    A $GEARSHIFT_LOG_LEVEL that names no level is reported in one line and ignored.
+    """
+    from_env = os.environ.get(LOG_LEVEL_ENV, "").strip().lower()
+    if from_env and from_env not in LOG_LEVELS:
+        print(
+            f"gearshift: ignoring {LOG_LEVEL_ENV}={from_env!r}: use one of "
+            f"{', '.join(LOG_LEVELS)}",
+            file=sys.stderr,
+        )
+        from_env = ""
+    name = level_name or from_env or default
     logging.basicConfig(
-        level=getattr(logging, name, logging.INFO),
+        level=logging.getLevelNamesMapping()[name.upper()],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
@@ -23,19 +38,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     headless = args.command is not None
-    if headless and (args.replay or args.demo):
+    if headless and (args.replay is not None or args.demo):
         parser.error(f"--replay and --demo start the tray app; they do not go with {args.command}")
+    if args.replay == "":
+        parser.error("--replay needs the path of a capture file")
     # Headless commands print results on stdout and keep stderr for one-line errors.
     configure_logging(args.log_level, default="warning" if headless else "info")
 
     if args.command == "analyze":
         from gearshift.control.analyze import run_analyze
 
-        return run_analyze(args)
+        return _printing_safely(lambda: run_analyze(args))
 
     from gearshift.ui.app import run_app
 
     return run_app(args)
+
+
+def _printing_safely(command: Callable[[], int]) -> int:
+    """Run a command that prints, turning a closed or full stdout into one line.
+
+    ``gearshift analyze F | head -1`` closes the pipe early: that is the reader's
+    choice, not an error, so it exits quietly (stdout is pointed at /dev/null so the
+    interpreter's own flush at exit does not fail again).
+    """
+    try:
+        status = command()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
+    except OSError as error:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"gearshift: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return ExitCode.FAILED
+    return status
 
 
 if __name__ == "__main__":

@@ -176,3 +176,12 @@ def test_app_options_with_analyze_are_a_usage_error(capsys: pytest.CaptureFixtur
         main(["--demo", "analyze", "whatever.csv"])
     assert exited.value.code == ExitCode.USAGE
     assert "do not go with analyze" in capsys.readouterr().err
+
+
+def test_json_never_holds_infinity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "huge.csv"
+    capture.write_text("Application,ProcessID,MsBetweenPresents\ng.exe,1,1e308\ng.exe,1,1e308\n")
+    assert main(["analyze", str(capture), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Infinity" not in out and "NaN" not in out
+    assert json.loads(out)["duration_s"] is None

@@ -79,3 +79,13 @@ def test_empty_series_is_refused() -> None:
 def test_non_positive_or_non_finite_frame_times_are_refused(bad: float) -> None:
     with pytest.raises(ValueError, match="positive and finite"):
         compute_metrics(np.array([5.0, bad]), default_budgets_ms())
+
+
+def test_a_game_locked_at_the_budget_rate_is_not_over_budget() -> None:
+    locked_60 = np.array([16.667, 16.666, 16.667] * 100)  # as PresentMon rounds 1000/60
+    locked_300 = np.array([3.333, 3.334, 3.333] * 100)
+    budgets = default_budgets_ms()
+    assert compute_metrics(locked_60, budgets).over_budget_pct[PerformanceMode.IMMERSIVE] == 0
+    assert compute_metrics(locked_300, budgets).over_budget_pct[PerformanceMode.COMPETITIVE] == 0
+    slower = np.array([16.68] * 10)
+    assert compute_metrics(slower, budgets).over_budget_pct[PerformanceMode.IMMERSIVE] == 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 from gearshift.core.errors import (
     CaptureError,
     EmptyCaptureError,
+    MalformedCaptureError,
     MissingColumnError,
+    ProcessNotFoundError,
     UnknownFormatError,
 )
 from gearshift.frames.registry import read_capture
@@ -119,10 +122,22 @@ def test_invalid_frame_times_are_dropped_and_counted(tmp_path: Path) -> None:
     assert game.dropped_invalid == 4
 
 
-def test_row_cut_short_before_the_frame_time_is_dropped(tmp_path: Path) -> None:
+def test_last_row_cut_off_mid_write_is_ignored(tmp_path: Path) -> None:
     text = presentmon_v1(["8", "9"]) + "game.exe,100,0x1,DXGI"  # the tool died mid-row
     game = read_capture(write(tmp_path, text)).select(None)
-    assert (game.frame_times_ms.tolist(), game.dropped_invalid) == ([8.0, 9.0], 1)
+    assert (game.frame_times_ms.tolist(), game.dropped_invalid) == ([8.0, 9.0], 0)
+
+
+def test_complete_last_row_without_newline_is_kept(tmp_path: Path) -> None:
+    text = presentmon_v1(["8", "9"]).rstrip("\n")
+    assert read_capture(write(tmp_path, text)).select(None).frame_times_ms.tolist() == [8, 9]
+
+
+def test_unclosed_quote_is_refused_not_swallowing_the_file(tmp_path: Path) -> None:
+    rows = presentmon_v1(["8", "9", "10"]).splitlines()
+    rows[2] = rows[2].replace("game.exe", '"game.exe', 1)
+    with pytest.raises(MalformedCaptureError, match="quote opened on line 3 is never closed"):
+        read_capture(write(tmp_path, "\n".join(rows) + "\n"))
 
 
 def test_process_with_no_valid_frame_is_empty(tmp_path: Path) -> None:
@@ -164,10 +179,41 @@ def test_unknown_format_lists_known_ones(tmp_path: Path) -> None:
     assert "MangoHud, PresentMon, OCAT" in str(caught.value)
 
 
-@pytest.mark.parametrize("data", [b"PK\x03\x04\x00\x00binary", b"\xff\xfe\xfa not utf-8"])
-def test_binary_file(tmp_path: Path, data: bytes) -> None:
+def test_binary_file(tmp_path: Path) -> None:
     with pytest.raises(UnknownFormatError, match="binary file, not a frame-time capture"):
-        read_capture(write(tmp_path, data))
+        read_capture(write(tmp_path, b"PK\x03\x04\x00\x00binary"))
+
+
+def test_garbage_after_a_utf16_mark_is_an_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(UnknownFormatError):
+        read_capture(write(tmp_path, b"\xff\xfe\xfa not utf-16"))
+
+
+def test_utf16_capture_as_powershell_writes_it(tmp_path: Path) -> None:
+    data = presentmon_v1(["8", "9"]).encode("utf-16")
+    assert read_capture(write(tmp_path, data)).select(None).frame_times_ms.tolist() == [8, 9]
+
+
+def test_latin1_process_name(tmp_path: Path) -> None:
+    data = presentmon_v1(["8", "9"]).replace("game.exe", "caf\u00e9.exe").encode("latin-1")
+    assert read_capture(write(tmp_path, data)).select("caf\u00e9.exe").frame_count == 2
+
+
+def test_a_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "capture.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(CaptureError, match="not a regular file"):
+        read_capture(fifo)
+
+
+def test_exact_process_name_wins_and_ambiguous_case_is_refused(tmp_path: Path) -> None:
+    rows = presentmon_v1(["8", "9"]) + presentmon_v1(["5"]).splitlines()[1].replace(
+        "game.exe", "GAME.exe"
+    ) + "\n"
+    capture = read_capture(write(tmp_path, rows))
+    assert capture.select("GAME.exe").frame_count == 1
+    with pytest.raises(ProcessNotFoundError, match="several processes but for case"):
+        capture.select("Game.EXE")
 
 
 @pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\n\r\n  \n"])

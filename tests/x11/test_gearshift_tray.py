@@ -36,15 +36,17 @@ DOUBLE_CLICK_S = 0.6
 class RunningApp:
     """``gearshift --demo`` as a child process, its log in a file."""
 
-    def __init__(self, workdir: Path, *args: str) -> None:
+    def __init__(self, workdir: Path, display: str | None = None) -> None:
         self.log_path = workdir / "gearshift.log"
         env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "GEARSHIFT_LOG_LEVEL": "info"}
+        if display is not None:
+            env["DISPLAY"] = display
         env["GEARSHIFT_INSTANCE"] = f"gearshift-x11-test-{os.getpid()}"
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # trayer speaks XEmbed, not D-Bus
         self.env = env
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gearshift", "--demo", *args],
+                [sys.executable, "-m", "gearshift", "--demo"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -162,3 +164,24 @@ def test_second_start_wakes_the_first_and_exits(gearshift: RunningApp) -> None:
     assert "already running" in second.stderr
     gearshift.wait_for_log("another start asked for the window")
     assert gearshift.process.poll() is None
+
+
+def test_losing_the_x_server_still_undoes_the_mode(tray: Window, tmp_path: Path) -> None:
+    number = next(n for n in range(150, 200) if not Path(f"/tmp/.X{n}-lock").exists())
+    xvfb = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), what="a private Xvfb")
+        app = RunningApp(tmp_path, display=f":{number}")
+        app.wait_for_log("frame source: Demo (simulated)", timeout_s=20)
+        stop_process(xvfb)
+        assert app.process.wait(timeout=20) == 1
+        log = app.log()
+        assert "stopped; 0 action(s) could not be undone" in log
+        assert "the display connection was lost; undid Immersive mode's changes" in log
+        assert "Traceback" not in log
+    finally:
+        stop_process(xvfb)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 
@@ -42,7 +43,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     metrics = compute_metrics(frames.frame_times_ms, default_budgets_ms(), frames.duration_s)
     logger.debug("analysed %s: %d frames of %s", capture.path, metrics.frames, frames.name)
     if args.json:
-        print(json.dumps(metrics_json(capture, frames, metrics), indent=2))
+        print(json.dumps(_finite_or_null(metrics_json(capture, frames, metrics)), indent=2,
+                         allow_nan=False))
     else:
         print("\n".join(table_lines(capture, frames, metrics)))
     return int(ExitCode.OK)
@@ -82,6 +84,20 @@ def metrics_json(
     }
 
 
+def _finite_or_null(value: object) -> object:
+    """``value`` with every infinite or NaN float replaced by None (JSON null).
+
+    Frame times at the edge of what a float holds (1e-310 ms, 1e308 ms) overflow the
+    rates derived from them; JSON has no Infinity, and a reading that cannot be
+    stated is missing, not a number.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    return value
+
+
 def _row(label: str, value: str) -> str:
     return f"  {label:<{LABEL_WIDTH}}{value}"
 
@@ -118,18 +134,22 @@ def _source_lines(capture: Capture, frames: ProcessFrames) -> Iterator[str]:
         yield line
 
 
+def _reading(value: float, digits: int, unit: str) -> str:
+    return f"{value:.{digits}f} {unit}" if math.isfinite(value) else "N/A"
+
+
 def _metric_lines(metrics: FrameMetrics, capture: Capture) -> Iterator[str]:
     yield _row(_unit(capture), f"{metrics.frames}")
-    yield _row("duration", f"{metrics.duration_s:.2f} s")
-    yield _row("average", f"{metrics.avg_fps:.1f} FPS")
-    yield _row("frame time p50 (median)", f"{metrics.p50_ms:.2f} ms")
-    yield _row("frame time p95", f"{metrics.p95_ms:.2f} ms")
-    yield _row("frame time p99", f"{metrics.p99_ms:.2f} ms")
-    yield _row("frame time p99.9", f"{metrics.p999_ms:.2f} ms")
-    yield _row("1% percentile (1000 / p99)", f"{metrics.p1_fps:.1f} FPS")
-    yield _row("0.1% percentile (1000 / p99.9)", f"{metrics.p01_fps:.1f} FPS")
-    yield _row("1% low", f"{metrics.low1_fps:.1f} FPS")
-    yield _row("0.1% low", f"{metrics.low01_fps:.1f} FPS")
+    yield _row("duration", _reading(metrics.duration_s, 2, "s"))
+    yield _row("average", _reading(metrics.avg_fps, 1, "FPS"))
+    yield _row("frame time p50 (median)", _reading(metrics.p50_ms, 2, "ms"))
+    yield _row("frame time p95", _reading(metrics.p95_ms, 2, "ms"))
+    yield _row("frame time p99", _reading(metrics.p99_ms, 2, "ms"))
+    yield _row("frame time p99.9", _reading(metrics.p999_ms, 2, "ms"))
+    yield _row("1% percentile (1000 / p99)", _reading(metrics.p1_fps, 1, "FPS"))
+    yield _row("0.1% percentile (1000 / p99.9)", _reading(metrics.p01_fps, 1, "FPS"))
+    yield _row("1% low", _reading(metrics.low1_fps, 1, "FPS"))
+    yield _row("0.1% low", _reading(metrics.low01_fps, 1, "FPS"))
     yield _row(f"stutters (> {STUTTER_FACTOR:g}x mean)", f"{metrics.stutter_frames}")
     for mode, pct in metrics.over_budget_pct.items():
         budget_ms = DEFAULT_PROFILES[mode].budget_ms

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import NoReturn
 
 from gearshift import __version__
 from gearshift.control.exitcodes import ExitCode
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+"""The log levels --log-level and $GEARSHIFT_LOG_LEVEL accept, in any case."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default=None,
-        choices=["debug", "info", "warning", "error"],
+        choices=LOG_LEVELS,
+        type=str.lower,
         help="how much to log to stderr (default: info, or $GEARSHIFT_LOG_LEVEL)",
     )
     source = parser.add_mutually_exclusive_group()

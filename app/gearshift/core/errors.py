@@ -9,6 +9,7 @@
     │   └── ActionTimeoutError     ... because it took longer than its timeout
     └── CaptureError               a frame-time capture cannot be used
         ├── UnknownFormatError     not a format any reader recognises
+        ├── MalformedCaptureError  a known format, but the file is broken part-way
         ├── MissingColumnError     recognised, but the frame-time column is absent
         ├── EmptyCaptureError      no usable frame in it
         └── ProcessNotFoundError   the process asked for is not in the capture
@@ -99,11 +100,16 @@ class CaptureError(GearshiftError):
     def __init__(self, path: str | PurePath, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        shown = self.path if self.path.isprintable() else repr(self.path)
+        super().__init__(f"{shown}: {reason}")
 
 
 class UnknownFormatError(CaptureError):
     """No reader recognises the file."""
+
+
+class MalformedCaptureError(CaptureError):
+    """The format is known, but the file is broken (an unclosed quote, say)."""
 
 
 class MissingColumnError(CaptureError):

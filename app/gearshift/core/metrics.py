@@ -7,7 +7,8 @@ Definitions, over the frame times t (milliseconds) of n frames:
 - p1_fps = 1000 / p99_ms, p01_fps = 1000 / p999_ms
 - low1_fps = 1000 / mean of the ceil(n / 100) largest t; low01_fps with ceil(n / 1000)
 - stutter_frames = how many t exceed STUTTER_FACTOR x mean(t)
-- over_budget_pct[mode] = percent of t greater than that mode's budget
+- over_budget_pct[mode] = percent of t greater than that mode's budget, by more than
+  BUDGET_TOLERANCE_MS
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from gearshift.core.modes import PerformanceMode
 
 STUTTER_FACTOR = 2.5
 """A frame stutters when it takes more than this many times the mean frame time."""
+
+BUDGET_TOLERANCE_MS = 0.005
+"""How far past the budget a frame must be to count as over it, in milliseconds.
+
+Budgets are 1000 / FPS (16.6667 ms at 60 FPS) while capture tools write frame times
+rounded to a thousandth of a millisecond: without this, a game locked at exactly 60 FPS
+(16.667 ms frames) would read as over its 60 FPS budget two frames in three.
+"""
 
 FrameTimes = npt.NDArray[np.float64]
 """A one-dimensional array of frame times in milliseconds."""
@@ -60,8 +69,9 @@ def low_fps(frame_times_ms: FrameTimes, fraction: float) -> float:
 
 
 def over_budget_pct(frame_times_ms: FrameTimes, budget_ms: float) -> float:
-    """Percent of frames that took longer than ``budget_ms``."""
-    return 100.0 * float(np.count_nonzero(frame_times_ms > budget_ms)) / frame_times_ms.size
+    """Percent of frames that took longer than ``budget_ms`` (beyond the tolerance)."""
+    over = frame_times_ms > budget_ms + BUDGET_TOLERANCE_MS
+    return 100.0 * float(np.count_nonzero(over)) / frame_times_ms.size
 
 
 def compute_metrics(
@@ -87,6 +97,13 @@ def compute_metrics(
     if not bool(np.all(np.isfinite(t) & (t > 0))):
         raise ValueError("frame times must be positive and finite")
 
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return _metrics_of(t, budgets_ms, duration_s)
+
+
+def _metrics_of(
+    t: FrameTimes, budgets_ms: Mapping[PerformanceMode, float], duration_s: float | None
+) -> FrameMetrics:
     mean_ms = float(t.mean())
     p50, p95, p99, p999 = (float(v) for v in np.percentile(t, [50, 95, 99, 99.9]))
 

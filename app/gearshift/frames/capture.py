@@ -93,7 +93,8 @@ class Capture:
         """The process to analyse.
 
         Args:
-            process: a process name, matched without regard to case; None picks the
+            process: a process name, matched exactly, else without regard to case
+                when that leaves one candidate; None picks the
                 process with the most frames that is not the compositor (dwm.exe),
                 or the compositor when it is all there is.
 
@@ -117,14 +118,18 @@ class Capture:
         return max(games or self.processes, key=lambda p: p.frame_count)
 
     def _named(self, process: str) -> ProcessFrames:
-        wanted = process.casefold()
         for candidate in self.processes:
-            if candidate.name.casefold() == wanted:
+            if candidate.name == process:
                 return candidate
+        alike = [p for p in self.processes if p.name.casefold() == process.casefold()]
+        if len(alike) == 1:
+            return alike[0]
         available = ", ".join(p.name for p in self.processes) or "none"
-        raise ProcessNotFoundError(
-            self.path, f"no process '{process}' in this capture; it holds: {available}"
-        )
+        if alike:
+            reason = f"'{process}' matches several processes but for case; give one of"
+        else:
+            reason = f"no process '{process}' in this capture; it holds:"
+        raise ProcessNotFoundError(self.path, f"{reason} {available}")
 
 
 def _read_only(values: Sequence[float] | FrameTimes) -> FrameTimes:
@@ -177,27 +182,42 @@ def _has_content(text: str) -> bool:
 
 
 def read_capture_text(path: str | Path) -> str:
-    """A capture file's text: UTF-8, byte-order mark stripped, line ends as written.
+    """A capture file's text, byte-order mark stripped, line ends as written.
+
+    UTF-8 is expected; UTF-16 with a byte-order mark (what Windows PowerShell's ``>``
+    writes) is read too, and text that is not valid UTF-8 is read as Windows-1252 /
+    Latin-1, which older Windows tools write process names in.
 
     Raises:
-        CaptureError: the file cannot be opened; the message carries the OS reason.
-        UnknownFormatError: the file is binary (a NUL byte, or not valid UTF-8).
+        CaptureError: the file cannot be opened, or is not a regular file (a pipe or
+            a device could block or never end); the message carries the reason.
+        UnknownFormatError: the file is binary (a NUL byte outside UTF-16 text).
         EmptyCaptureError: the file is empty or blank.
     """
     try:
+        if not Path(path).is_file() and Path(path).exists():
+            raise CaptureError(path, "not a regular file; give the path of a capture file")
         data = Path(path).read_bytes()
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         raise CaptureError(path, f"cannot read the file: {reason}") from None
 
-    if b"\0" in data:
-        raise UnknownFormatError(path, "binary file, not a frame-time capture")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnknownFormatError(path, "binary file, not a frame-time capture") from None
-
+    text = _decode(path, data)
     if not _has_content(text):
         raise EmptyCaptureError(path, "the file is empty")
     logger.debug("read %d bytes from %s", len(data), path)
     return text
+
+
+def _decode(path: str | Path, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnknownFormatError(path, "broken UTF-16 text; save it as UTF-8") from None
+    if b"\0" in data:
+        raise UnknownFormatError(path, "binary file, not a frame-time capture")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")

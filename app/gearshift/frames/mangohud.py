@@ -16,9 +16,10 @@ Units, as MangoHud writes them:
 
 A log is sampled (one row per interval) when the typical gap between ``elapsed`` stamps
 is more than twice the typical frame time. Each row then lasts the gap to the row
-before it; the first row, which has none, lasts the typical gap. The duration is
-``last elapsed - first elapsed + one typical gap``: N rows cover N intervals, and the
-first interval began one gap before the first stamp.
+before it; the first row, which has none, lasts the typical gap, and so does a row
+whose gap is not positive (a stamp cut off mid-write, a clock that restarted). The
+duration is the sum of the rows' durations: for a clean log, ``last elapsed - first
+elapsed + one typical gap``, since N rows cover N intervals.
 
 MangoHud does not write the game's name into the log, only into the file name
 (``<game>_<YYYY-MM-DD_HH-MM-SS>.csv``), so the process is named after the file with the
@@ -179,9 +180,10 @@ def _timing(frame_times_ms: FrameTimes, elapsed_ms: FrameTimes | None) -> _Timin
 
     durations_ms = np.concatenate(([typical_gap_ms], gaps_ms))
     usable = np.isfinite(durations_ms) & (durations_ms > 0)
-    stamps_ms = elapsed_ms[np.isfinite(elapsed_ms)]
-    span_ms = float(stamps_ms[-1] - stamps_ms[0]) + typical_gap_ms
-    return _Timing(True, np.where(usable, durations_ms, typical_gap_ms), span_ms / 1000.0)
+    row_durations_ms = np.where(usable, durations_ms, typical_gap_ms)
+    # Summing the rows, not last minus first stamp: a stamp cut off mid-write or a
+    # clock that restarts part-way then costs one interval, not the whole duration.
+    return _Timing(True, row_durations_ms, float(row_durations_ms.sum()) / 1000.0)
 
 
 def process_name(path: str) -> str:

@@ -8,12 +8,13 @@ rename captures and tools disagree on extensions.
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gearshift.core.errors import UnknownFormatError
+from gearshift.core.errors import MalformedCaptureError, UnknownFormatError
 from gearshift.frames import mangohud, ocat, presentmon
 from gearshift.frames.capture import Capture, format_label, read_capture_text
 
@@ -66,6 +67,18 @@ def reader_for(path: str, lines: Sequence[str]) -> CaptureReader:
     )
 
 
+def _without_cut_off_last_line(path: str, lines: list[str]) -> list[str]:
+    """Drop a last line that stops mid-row, as a tool killed while writing leaves it.
+
+    A file may end without a newline and still be whole; only a last line with fewer
+    fields than the line before it counts as cut off.
+    """
+    if len(lines) < 2 or lines[-1].count(",") >= lines[-2].count(","):
+        return lines
+    logger.info("%s: ignored its last line, which stops part-way through a row", path)
+    return lines[:-1]
+
+
 def read_capture(path: str | Path) -> Capture:
     """Read a capture file, whatever tool wrote it.
 
@@ -74,9 +87,15 @@ def read_capture(path: str | Path) -> Capture:
             missing frame-time column, no frames), and the message names the file.
     """
     name = str(path)
-    lines = read_capture_text(name).splitlines()
+    text = read_capture_text(name)
+    lines = text.splitlines()
+    if not text.endswith(("\n", "\r")):
+        lines = _without_cut_off_last_line(name, lines)
     reader = reader_for(name, lines)
-    capture = reader.parse(name, lines)
+    try:
+        capture = reader.parse(name, lines)
+    except csv.Error as error:
+        raise MalformedCaptureError(name, f"malformed CSV: {error}") from None
     logger.debug(
         "%s: %s %s, %d processes", name, capture.format, capture.version, len(capture.processes)
     )

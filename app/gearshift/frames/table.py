@@ -17,9 +17,25 @@ from gearshift.core.metrics import FrameTimes
 
 
 def csv_rows(lines: Iterable[str]) -> list[list[str]]:
-    """Parse lines as CSV: quoted cells unquoted, cells stripped, blank lines skipped."""
-    rows = ([cell.strip() for cell in row] for row in csv.reader(lines))
-    return [row for row in rows if any(row)]
+    """Parse lines as CSV: quoted cells unquoted, cells stripped, blank lines skipped.
+
+    No capture tool writes a cell that spans lines, so one that does means a quote
+    was opened and never closed; reading on would swallow the rest of the file.
+
+    Raises:
+        csv.Error: a quote is never closed, or a cell is absurdly long.
+    """
+    reader = csv.reader(lines)
+    rows = []
+    lines_read = 0
+    for row in reader:
+        if reader.line_num - lines_read > 1:
+            raise csv.Error(f"a quote opened on line {lines_read + 1} is never closed")
+        lines_read = reader.line_num
+        cells = [cell.strip() for cell in row]
+        if any(cells):
+            rows.append(cells)
+    return rows
 
 
 def first_row(line: str) -> list[str]:

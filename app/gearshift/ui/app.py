@@ -47,6 +47,7 @@ class GearshiftApp(QObject):
         self.dialogs: list[RollbackDialog] = []
         self._dialog_tasks: set[asyncio.Future[None]] = set()
         self._quit = asyncio.Event()
+        self._quitting = False
 
         controller.mode_changed.connect(self._show_mode)
         controller.stats_updated.connect(self._show_stats)
@@ -92,8 +93,14 @@ class GearshiftApp(QObject):
         """Qt slot for shutdown()."""
         await self.shutdown()
 
+    @property
+    def quitting(self) -> bool:
+        """Whether shutdown() was asked for (else the Qt loop ended under the app)."""
+        return self._quitting
+
     async def shutdown(self) -> None:
         """Revert the active mode, stop every task, then let run() return."""
+        self._quitting = True
         _log.info("quitting")
         await self.controller.stop()
         for dialog in list(self.dialogs):
@@ -171,7 +178,7 @@ def x_server_answers(display: str, timeout_s: float = 1.0) -> bool:
 
     if host in ("", "unix"):
         path = f"/tmp/.X11-unix/X{number}"
-        addresses: list[tuple[int, object]] = [
+        addresses: list[tuple[int, str | tuple[str, int]]] = [
             (socket.AF_UNIX, path),
             (socket.AF_UNIX, "\0" + path),  # the abstract socket many servers also open
         ]
@@ -235,9 +242,30 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         with loop:
             return int(loop.run_until_complete(gearshift.run()))
+    except RuntimeError:
+        if gearshift.quitting:
+            raise
+        return _undo_after_losing_qt(gearshift)
     finally:
         wake_timer.stop()
         instance.release()
+
+
+def _undo_after_losing_qt(gearshift: GearshiftApp) -> int:
+    """The Qt loop ended without a quit (the X server went away): undo the mode anyway.
+
+    The mode manager needs no Qt, so it runs its undo on a plain asyncio loop; the
+    frame tasks die with the Qt loop they were on.
+    """
+    logging.getLogger("qasync").setLevel(logging.CRITICAL)  # the dead loop's task noise
+    failures = asyncio.run(gearshift.controller.manager.stop())
+    left = f"; could not undo {', '.join(f.step for f in failures)}" if failures else ""
+    print(
+        f"gearshift: the display connection was lost; undid {gearshift.controller.mode.label}"
+        f" mode's changes and quit{left}",
+        file=sys.stderr,
+    )
+    return ExitCode.FAILED
 
 
 def _quit_on_signals(gearshift: GearshiftApp) -> QTimer:

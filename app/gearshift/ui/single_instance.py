@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
@@ -15,9 +16,24 @@ WAKE_MESSAGE = b"show\n"
 CONNECT_TIMEOUT_MS = 1000
 
 
+INSTANCE_ENV = "GEARSHIFT_INSTANCE"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def instance_name() -> str:
-    """The local socket name for this user; $GEARSHIFT_INSTANCE overrides it (tests)."""
-    return os.environ.get("GEARSHIFT_INSTANCE") or f"gearshift-{getpass.getuser()}"
+    """The local socket name for this user; $GEARSHIFT_INSTANCE overrides it (tests).
+
+    Only a plain name is taken: the name becomes a socket file that a stale one is
+    removed from, so a path here could delete a file of the user's.
+    """
+    default = f"gearshift-{getpass.getuser()}"
+    wanted = os.environ.get(INSTANCE_ENV)
+    if not wanted:
+        return default
+    if not _PLAIN_NAME.fullmatch(wanted):
+        _log.warning("ignoring %s=%r: use letters, digits, '.', '_' or '-'", INSTANCE_ENV, wanted)
+        return default
+    return wanted
 
 
 class SingleInstance(QObject):

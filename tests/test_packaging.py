@@ -59,3 +59,18 @@ def test_icons_are_found_through_the_installed_package() -> None:
     assert sorted(entry.name for entry in installed.iterdir() if entry.name.endswith(".svg")) == [
         icon.name for icon in ICONS
     ]
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    """pyproject lists packages by hand (resources/ lives outside app/); none may be missed."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ])
+    on_disk = {
+        ".".join(init.parent.relative_to(root / "app").parts)
+        for init in (root / "app").rglob("__init__.py")
+    } | {"gearshift.resources"}
+    assert on_disk == listed

@@ -158,11 +158,6 @@ class ModeManager:
         """Where the manager is in its life."""
         return self._lifecycle
 
-    @property
-    def switching_to(self) -> PerformanceMode | None:
-        """The mode a switch in flight is heading to, else None."""
-        return self._target
-
     def profile_of(self, mode: PerformanceMode) -> ModeProfile:
         """The profile of ``mode``."""
         return self._profiles[mode]

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from gearshift.core.actions import core_action_builders
-from gearshift.core.budget import BudgetMonitor, BudgetStats
+from gearshift.core.budget import BudgetMonitor
 from gearshift.core.errors import ModeError, ModeTransitionError
 from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
 from gearshift.core.live import feed_monitor, publish_stats
@@ -73,10 +73,6 @@ class AppController(QObject):
     def mode(self) -> PerformanceMode:
         """The active mode."""
         return self.manager.mode
-
-    def latest_stats(self) -> BudgetStats:
-        """The rolling statistics right now."""
-        return self.monitor.stats()
 
     async def start(self) -> None:
         """Apply the initial mode, then start the frame feed and the stats publisher."""

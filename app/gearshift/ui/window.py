@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from gearshift.core.budget import BudgetStats
-from gearshift.core.modes import ModeProfile, PerformanceMode
+from gearshift.core.modes import ModeProfile
 from gearshift.ui.graph import FrameTimeGraph
 from gearshift.ui.style import MODE_COLOURS, icon, reading
 
@@ -78,12 +78,6 @@ class MainWindow(QMainWindow):
         )
         self.toggle_button.setText(f"Switch to {profile.mode.other.label}")
         self.graph.set_mode_colour(MODE_COLOURS[profile.mode])
-
-    def show_busy(self, target: PerformanceMode | None) -> None:
-        """Disable the toggle while a switch to ``target`` runs; None re-enables it."""
-        self.toggle_button.setEnabled(target is None)
-        if target is not None:
-            self.toggle_button.setText(f"Switching to {target.label}…")
 
     def show_stats(self, stats: BudgetStats | None) -> None:
         """Show the rolling statistics; missing readings read N/A."""

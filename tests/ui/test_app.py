@@ -142,3 +142,15 @@ def test_closing_window_without_tray_quits_and_reverts(rig: AppRig) -> None:
     assert rig.machine.settings["governor"] is None
     pending = [t for t in asyncio.all_tasks(rig.loop) if not t.done()]
     assert pending == []
+
+
+def test_tray_icon_follows_a_dark_or_light_panel(tray_rig: AppRig) -> None:
+    tray = tray_rig.app.tray
+    assert tray is not None
+    tray.follow_panel(dark_panel=True)
+    assert tray.icon_name == "mode-immersive-on-dark"
+    tray_rig.run(tray_rig.controller.request_mode(COMP))
+    assert tray.icon_name == "mode-competitive-on-dark"
+    tray.follow_panel(dark_panel=False)
+    assert tray.icon_name == "mode-competitive"
+    assert not tray.icon.icon().isNull()

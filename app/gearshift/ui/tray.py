@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from gearshift.core.budget import BudgetStats
 from gearshift.core.modes import PerformanceMode
-from gearshift.ui.style import mode_icon, reading
+from gearshift.ui.style import icon, mode_icon_name, panel_is_dark, reading
 
 
 class TrayIcon(QObject):
@@ -40,6 +41,9 @@ class TrayIcon(QObject):
         self._pending_toggle.timeout.connect(self.toggle_requested)
         self._mode = PerformanceMode.IMMERSIVE
         self._fps_text = ""
+        self.dark_panel = panel_is_dark()
+        self.icon_name = ""
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_colour_scheme)
         self.show_mode(self._mode)
 
     def show(self) -> None:
@@ -54,9 +58,14 @@ class TrayIcon(QObject):
     def show_mode(self, mode: PerformanceMode) -> None:
         """Colour the icon and tick the menu entry for ``mode``."""
         self._mode = mode
-        self.icon.setIcon(mode_icon(mode))
+        self._update_icon()
         self.mode_actions[mode].setChecked(True)
         self._update_tooltip()
+
+    def follow_panel(self, dark_panel: bool) -> None:
+        """Use the icon variant drawn for a dark or a light panel."""
+        self.dark_panel = dark_panel
+        self._update_icon()
 
     def show_stats(self, stats: BudgetStats) -> None:
         """Put the live frame rate in the tooltip."""
@@ -78,6 +87,13 @@ class TrayIcon(QObject):
     def tooltip(self) -> str:
         """What hovering the icon shows."""
         return self.icon.toolTip()
+
+    def _update_icon(self) -> None:
+        self.icon_name = mode_icon_name(self._mode, self.dark_panel)
+        self.icon.setIcon(icon(self.icon_name))
+
+    def _on_colour_scheme(self) -> None:
+        self.follow_panel(panel_is_dark())
 
     def _update_tooltip(self) -> None:
         lines = [f"Gearshift: {self._mode.label}"]

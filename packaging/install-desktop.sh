@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Put Gearshift's desktop entry, AppStream metainfo and hicolor icons where desktops
+# look for them, or take them away again.
+#
+#   bash packaging/install-desktop.sh [--prefix DIR] [--exec COMMAND]   install
+#   bash packaging/install-desktop.sh [--prefix DIR] --uninstall        remove
+#
+# DIR defaults to /usr/local as root and ~/.local otherwise. COMMAND is what the menu
+# entry runs (default: gearshift); give the full path for a virtual environment or a
+# standalone build that is not on PATH. Every file written is listed in
+# DIR/share/gearshift/installed-files, and --uninstall removes exactly those, so nothing
+# is left behind and nothing else is touched.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly APP_ID=io.github.gearshift.Gearshift
+readonly EXIT_USAGE=64
+
+usage() {
+    echo "usage: bash packaging/install-desktop.sh [--prefix DIR] [--exec COMMAND]" \
+        "[--uninstall]" >&2
+    exit "$EXIT_USAGE"
+}
+
+if ((EUID == 0)); then prefix=/usr/local; else prefix="$HOME/.local"; fi
+exec_command=gearshift
+mode=install
+while (($#)); do
+    case "$1" in
+        --prefix) (($# >= 2)) || usage; prefix=$2; shift 2 ;;
+        --exec) (($# >= 2)) || usage; exec_command=$2; shift 2 ;;
+        --uninstall) mode=uninstall; shift ;;
+        *) usage ;;
+    esac
+done
+
+share="$prefix/share"
+manifest="$share/gearshift/installed-files"
+
+# Desktops cache icon lists and menu entries; refresh the caches where the tools exist.
+refresh_caches() {
+    if command -v gtk-update-icon-cache >/dev/null && [[ -f "$share/icons/hicolor/index.theme" ]]
+    then
+        gtk-update-icon-cache -q -t -f "$share/icons/hicolor" || true
+    fi
+    if command -v update-desktop-database >/dev/null; then
+        update-desktop-database -q "$share/applications" 2>/dev/null || true
+    fi
+}
+
+# Copy one file into place and record it in the manifest.
+place() {
+    local source=$1 target=$2
+    install -D -m 0644 "$source" "$target"
+    printf '%s\n' "$target" >>"$manifest.new"
+}
+
+install_files() {
+    mkdir -p "$(dirname "$manifest")"
+    : >"$manifest.new"
+
+    local entry
+    entry=$(mktemp)
+    trap 'rm -f "$entry"' RETURN
+    # Exec and TryExec name the command the menu entry runs.
+    sed -e "s|^Exec=.*|Exec=$exec_command|" -e "s|^TryExec=.*|TryExec=$exec_command|" \
+        "$here/gearshift.desktop" >"$entry"
+    place "$entry" "$share/applications/gearshift.desktop"
+    place "$here/$APP_ID.metainfo.xml" "$share/metainfo/$APP_ID.metainfo.xml"
+
+    local icon
+    while IFS= read -r -d '' icon; do
+        place "$icon" "$share/icons/hicolor/${icon#"$here/icons/hicolor/"}"
+    done < <(find "$here/icons/hicolor" -type f -print0 | sort -z)
+
+    mv "$manifest.new" "$manifest"
+    refresh_caches
+    echo "installed $(wc -l <"$manifest") files under $share (list: $manifest)"
+}
+
+# Remove the icon theme folders the uninstall left empty, never hicolor itself or
+# anything above it, which other programs share.
+remove_empty_icon_folders() {
+    local folder=$1
+    while [[ $folder == "$share/icons/hicolor/"* ]] && rmdir -- "$folder" 2>/dev/null; do
+        folder=$(dirname "$folder")
+    done
+}
+
+uninstall_files() {
+    if [[ ! -f "$manifest" ]]; then
+        echo "nothing to uninstall: $manifest does not exist" >&2
+        return 0
+    fi
+    local target count=0
+    while IFS= read -r target; do
+        if [[ -f "$target" ]]; then
+            rm -f -- "$target"
+            count=$((count + 1))
+        fi
+        remove_empty_icon_folders "$(dirname "$target")"
+    done <"$manifest"
+    rm -f -- "$manifest"
+    rmdir --ignore-fail-on-non-empty "$(dirname "$manifest")" 2>/dev/null || true
+    refresh_caches
+    echo "removed $count files from $share"
+}
+
+if [[ $mode == install ]]; then install_files; else uninstall_files; fi

@@ -36,7 +36,7 @@ readonly RUN_PACKAGES=(
 # build from source for python-dbusmock.
 readonly TEST_PACKAGES=(
     xvfb x11-xkb-utils xdotool x11-utils trayer imagemagick dbus
-    desktop-file-utils appstream
+    desktop-file-utils appstream binutils
     pkg-config libdbus-1-dev libglib2.0-dev
 )
 

@@ -17,9 +17,9 @@ import pytest
 
 from tests.x11.xtools import (
     Window,
-    _run_tool,
     click,
     find_tray_icon,
+    mean_colour,
     press_keys,
     screenshot,
     stop_process,
@@ -81,18 +81,6 @@ def gearshift(tray: Window, tmp_path: Path) -> Iterator[RunningApp]:
         yield app
     finally:
         app.stop()
-
-
-def mean_colour(window: Window) -> tuple[int, int, int]:
-    """The average colour of the window's pixels on screen, as (red, green, blue)."""
-    shot = screenshot(Path(os.environ.get("TMPDIR", "/tmp")) / f"icon-{os.getpid()}.png")
-    geometry = f"{window.width}x{window.height}+{window.x}+{window.y}"
-    text = _run_tool(
-        ["convert", str(shot), "-crop", geometry, "-scale", "1x1!", "-depth", "8", "txt:-"]
-    )
-    shot.unlink()
-    hex_colour = text.split("#", 2)[-1][:6]
-    return int(hex_colour[0:2], 16), int(hex_colour[2:4], 16), int(hex_colour[4:6], 16)
 
 
 def menus() -> list[Window]:

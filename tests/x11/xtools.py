@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -285,6 +286,18 @@ def screenshot(path: Path) -> Path:
     """Save the whole screen as an image at `path` (format from the suffix) and return it."""
     _run_tool(["import", "-window", "root", str(path)])
     return path
+
+
+def mean_colour(window: Window) -> tuple[int, int, int]:
+    """The average colour of the window's pixels on screen, as (red, green, blue)."""
+    shot = screenshot(Path(tempfile.gettempdir()) / f"icon-{os.getpid()}.png")
+    geometry = f"{window.width}x{window.height}+{window.x}+{window.y}"
+    text = _run_tool(
+        ["convert", str(shot), "-crop", geometry, "-scale", "1x1!", "-depth", "8", "txt:-"]
+    )
+    shot.unlink()
+    hex_colour = text.split("#", 2)[-1][:6]
+    return int(hex_colour[0:2], 16), int(hex_colour[2:4], 16), int(hex_colour[4:6], 16)
 
 
 def _wait_tray_main(argv: list[str]) -> int:

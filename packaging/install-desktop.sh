@@ -35,7 +35,36 @@ while (($#)); do
     esac
 done
 
+if [[ -z $exec_command || $exec_command == *$'\n'* ]]; then
+    echo "--exec: give the program to run as one line, for example /opt/gearshift/gearshift" >&2
+    exit "$EXIT_USAGE"
+fi
+if [[ -z $prefix ]]; then
+    echo "--prefix: give a folder, for example ~/.local" >&2
+    exit "$EXIT_USAGE"
+fi
+
 share="$prefix/share"
+
+# The Exec key's form of one argument: quoted when it holds a reserved character, with
+# the four characters that stay special inside quotes escaped, and % doubled.
+desktop_exec_argument() {
+    local argument=${1//%/%%}
+    local reserved='[[:space:]"'"'"'\\><~|&;$*?#()`]'
+    if [[ $argument =~ $reserved ]]; then
+        argument=${argument//\\/\\\\}
+        argument=${argument//\"/\\\"}
+        argument=${argument//\`/\\\`}
+        argument=${argument//\$/\\\$}
+        argument="\"$argument\""
+    fi
+    printf '%s' "$argument"
+}
+
+# A value of the desktop file's string type: backslashes escaped.
+desktop_string() {
+    printf '%s' "${1//\\/\\\\}"
+}
 manifest="$share/gearshift/installed-files"
 
 # Desktops cache icon lists and menu entries; refresh the caches where the tools exist.
@@ -60,12 +89,20 @@ install_files() {
     mkdir -p "$(dirname "$manifest")"
     : >"$manifest.new"
 
-    local entry
+    local entry line exec_value tryexec_value
     entry=$(mktemp)
     trap 'rm -f "$entry"' RETURN
-    # Exec and TryExec name the command the menu entry runs.
-    sed -e "s|^Exec=.*|Exec=$exec_command|" -e "s|^TryExec=.*|TryExec=$exec_command|" \
-        "$here/gearshift.desktop" >"$entry"
+    # Exec and TryExec name the program the menu entry runs, written with the quoting
+    # and escaping rules of the Desktop Entry Specification so that any path works.
+    exec_value=$(desktop_string "$(desktop_exec_argument "$exec_command")")
+    tryexec_value=$(desktop_string "$exec_command")
+    while IFS= read -r line; do
+        case "$line" in
+            Exec=*) line="Exec=$exec_value" ;;
+            TryExec=*) line="TryExec=$tryexec_value" ;;
+        esac
+        printf '%s\n' "$line"
+    done <"$here/gearshift.desktop" >"$entry"
     place "$entry" "$share/applications/gearshift.desktop"
     place "$here/$APP_ID.metainfo.xml" "$share/metainfo/$APP_ID.metainfo.xml"
 

@@ -173,6 +173,48 @@ def test_desktop_install_and_uninstall_leave_nothing_behind(tmp_path: Path) -> N
     assert not (share / "gearshift").exists()
 
 
+@pytest.mark.parametrize(
+    ("program", "exec_line"),
+    [
+        ("/opt/my games/gearshift", 'Exec="/opt/my games/gearshift"'),
+        ("/opt/a|b&c/gearshift", 'Exec="/opt/a|b&c/gearshift"'),
+        ("/opt/100%/gearshift", "Exec=/opt/100%%/gearshift"),
+        ("/opt/$HOME/gearshift", 'Exec="/opt/\\\\$HOME/gearshift"'),
+    ],
+)
+def test_desktop_install_quotes_any_program_path(
+    tmp_path: Path, program: str, exec_line: str
+) -> None:
+    script = REPO / "packaging" / "install-desktop.sh"
+    subprocess.run(
+        ["bash", str(script), "--prefix", str(tmp_path), "--exec", program],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    entry = tmp_path / "share" / "applications" / "gearshift.desktop"
+    lines = entry.read_text().splitlines()
+    assert exec_line in lines
+    assert "TryExec=" + program in lines
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(
+            ["desktop-file-validate", str(entry)], capture_output=True, text=True, timeout=60
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("arguments", [["--exec", ""], ["--prefix", ""], ["--bogus"]])
+def test_desktop_install_refuses_bad_arguments(tmp_path: Path, arguments: list[str]) -> None:
+    script = REPO / "packaging" / "install-desktop.sh"
+    run = subprocess.run(
+        ["bash", str(script), *arguments], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert run.returncode == 64
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / ".local").exists()
+
+
 def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None:
     """Built and installed as pip would for a player: not editable, resources inside."""
     subprocess.run(

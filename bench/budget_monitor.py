@@ -49,11 +49,15 @@ def main() -> None:
 
     per_second_s = push_s / BATCH_S + stats_s * STATS_PER_S
     print(f"window: {stats.frames} frames ({stats.window_s:.1f} s at {FPS} FPS)")
-    print(f"push of one {frames_per_batch}-frame batch: {push_s * 1e6:.1f} us "
-          f"({push_s / frames_per_batch * 1e9:.0f} ns a frame)")
+    print(
+        f"push of one {frames_per_batch}-frame batch: {push_s * 1e6:.1f} us "
+        f"({push_s / frames_per_batch * 1e9:.0f} ns a frame)"
+    )
     print(f"one statistics snapshot: {stats_s * 1e3:.3f} ms")
-    print(f"at {FPS} FPS with {STATS_PER_S} snapshots a second: "
-          f"{per_second_s * 100:.2f} % of one CPU core")
+    print(
+        f"at {FPS} FPS with {STATS_PER_S} snapshots a second: "
+        f"{per_second_s * 100:.2f} % of one CPU core"
+    )
     print(f"peak memory of one snapshot: {peak_bytes / 1024:.0f} KiB")
 
 

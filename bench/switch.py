@@ -37,8 +37,10 @@ async def measure() -> list[float]:
 def main() -> None:
     durations_us = sorted(d * 1e6 for d in asyncio.run(measure()))
     p99_us = durations_us[int(len(durations_us) * 0.99)]
-    print(f"{SWITCHES} switches: median {statistics.median(durations_us):.1f} us, "
-          f"p99 {p99_us:.1f} us, max {durations_us[-1]:.1f} us")
+    print(
+        f"{SWITCHES} switches: median {statistics.median(durations_us):.1f} us, "
+        f"p99 {p99_us:.1f} us, max {durations_us[-1]:.1f} us"
+    )
 
 
 if __name__ == "__main__":

@@ -216,6 +216,8 @@ static_checks() {
 
     echo "--- ruff check ${folders[*]}"
     "$VENV/bin/ruff" check "${folders[@]}" || status=1
+    echo "--- ruff format --check ${folders[*]}"
+    "$VENV/bin/ruff" format --check "${folders[@]}" || status=1
     echo "--- mypy"
     "$VENV/bin/mypy" || status=1
     echo "--- lint-imports"

@@ -65,8 +65,12 @@ def test_start_applies_initial_mode_and_switch_applies_target() -> None:
     assert rig.manager.mode is COMP
     assert rig.machine.settings == {k: f"{k}-comp" for k in KEYS}
     assert rig.machine.log == [
-        "revert clocks=clocks-imm", "revert power=power-imm", "revert governor=governor-imm",
-        "apply governor=governor-comp", "apply power=power-comp", "apply clocks=clocks-comp",
+        "revert clocks=clocks-imm",
+        "revert power=power-imm",
+        "revert governor=governor-imm",
+        "apply governor=governor-comp",
+        "apply power=power-comp",
+        "apply clocks=clocks-comp",
     ]
     assert [type(e) for e in rig.events] == [ModeChanged]
 

@@ -207,9 +207,11 @@ def test_a_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
 
 
 def test_exact_process_name_wins_and_ambiguous_case_is_refused(tmp_path: Path) -> None:
-    rows = presentmon_v1(["8", "9"]) + presentmon_v1(["5"]).splitlines()[1].replace(
-        "game.exe", "GAME.exe"
-    ) + "\n"
+    rows = (
+        presentmon_v1(["8", "9"])
+        + presentmon_v1(["5"]).splitlines()[1].replace("game.exe", "GAME.exe")
+        + "\n"
+    )
     capture = read_capture(write(tmp_path, rows))
     assert capture.select("GAME.exe").frame_count == 1
     with pytest.raises(ProcessNotFoundError, match="several processes but for case"):

@@ -25,9 +25,7 @@ def collect(source, ticks: int) -> list[np.ndarray]:
 
 def test_replay_plays_at_recorded_speed() -> None:
     clock = FakeClock(start_s=0.0)  # binary-exact times: no rounding at row edges
-    source = ReplaySource(
-        "x", np.full(100, 12.5), tick_s=0.0625, clock=clock, sleep=clock.sleep
-    )
+    source = ReplaySource("x", np.full(100, 12.5), tick_s=0.0625, clock=clock, sleep=clock.sleep)
     batches = collect(source, 4)
     assert [b.size for b in batches] == [5, 5, 5, 5]  # 62.5 ms ticks of 12.5 ms frames
 

@@ -72,8 +72,10 @@ class ModeTransitionError(ModeError):
         self.source = source
         self.target = target
         self.report = report
-        restored = "everything was restored" if report.complete else (
-            "could not restore " + ", ".join(f.step for f in report.not_reverted)
+        restored = (
+            "everything was restored"
+            if report.complete
+            else ("could not restore " + ", ".join(f.step for f in report.not_reverted))
         )
         super().__init__(
             f"switch to {target} failed at '{report.failed.step}': {report.failed.reason}; "

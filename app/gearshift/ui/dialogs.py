@@ -39,13 +39,15 @@ class RollbackDialog(QDialog):
         report = error.report
 
         layout = QVBoxLayout(self)
-        heading = QLabel(f"<b>Gearshift could not switch to {error.target}.</b> "
-                         f"{error.source} is still active.")
+        heading = QLabel(
+            f"<b>Gearshift could not switch to {error.target}.</b> {error.source} is still active."
+        )
         heading.setWordWrap(True)
         layout.addWidget(heading)
 
-        failed = QLabel(f"Failed step: <b>{report.failed.step}</b><br>Reason: "
-                        f"{report.failed.reason}")
+        failed = QLabel(
+            f"Failed step: <b>{report.failed.step}</b><br>Reason: {report.failed.reason}"
+        )
         failed.setObjectName("failedStep")
         failed.setWordWrap(True)
         layout.addWidget(failed)

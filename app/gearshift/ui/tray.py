@@ -78,8 +78,10 @@ class TrayIcon(QObject):
 
     def notify(self, title: str, message: str, warning: bool = False) -> None:
         """A desktop notification from the tray icon."""
-        kind = QSystemTrayIcon.MessageIcon.Warning if warning else (
-            QSystemTrayIcon.MessageIcon.Information
+        kind = (
+            QSystemTrayIcon.MessageIcon.Warning
+            if warning
+            else (QSystemTrayIcon.MessageIcon.Information)
         )
         self.icon.showMessage(title, message, kind, 6000)
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
+from tests.appenv import isolated
+
 REPO = Path(__file__).resolve().parents[1]
 DESKTOP_ENTRY = REPO / "packaging" / "gearshift.desktop"
 METAINFO = REPO / "packaging" / "io.github.gearshift.Gearshift.metainfo.xml"
@@ -207,7 +209,10 @@ def test_desktop_install_quotes_any_program_path(
 def test_desktop_install_refuses_bad_arguments(tmp_path: Path, arguments: list[str]) -> None:
     script = REPO / "packaging" / "install-desktop.sh"
     run = subprocess.run(
-        ["bash", str(script), *arguments], capture_output=True, text=True, timeout=60,
+        ["bash", str(script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "HOME": str(tmp_path)},
     )
     assert run.returncode == 64
@@ -218,8 +223,17 @@ def test_desktop_install_refuses_bad_arguments(tmp_path: Path, arguments: list[s
 def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None:
     """Built and installed as pip would for a player: not editable, resources inside."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-         "-w", str(tmp_path / "dist"), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -227,8 +241,17 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
     wheel = next((tmp_path / "dist").glob("gearshift-*.whl"))
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-         str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -256,7 +279,7 @@ def test_wheel_installs_and_runs_outside_the_source_tree(tmp_path: Path) -> None
     assert version_run.stdout.strip() == f"gearshift {version('gearshift')}"
     app = subprocess.Popen(
         [sys.executable, "-m", "gearshift", "--demo"],
-        env={**env, "GEARSHIFT_INSTANCE": f"gearshift-wheel-test-{os.getpid()}"},
+        env=isolated(env, "gearshift-wheel-test"),
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gearshift.control.exitcodes import ExitCode
+from tests.appenv import isolated
 
 
 def gearshift(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -25,9 +26,12 @@ def gearshift(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    env["GEARSHIFT_INSTANCE"] = f"gearshift-test-{os.getpid()}-{tmp_path.name}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    env = isolated(env, "gearshift-test")
     env.update(extra)
     return env
 

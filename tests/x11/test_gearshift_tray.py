@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.appenv import isolated
 from tests.x11.xtools import (
     Window,
     click,
@@ -41,7 +42,7 @@ class RunningApp:
         env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "GEARSHIFT_LOG_LEVEL": "info"}
         if display is not None:
             env["DISPLAY"] = display
-        env["GEARSHIFT_INSTANCE"] = f"gearshift-x11-test-{os.getpid()}"
+        env = isolated(env, "gearshift-x11-test")
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # trayer speaks XEmbed, not D-Bus
         self.env = env
         with self.log_path.open("wb") as log:

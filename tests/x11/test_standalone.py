@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.appenv import isolated
 from tests.x11.xtools import (
     Window,
     find_tray_icon,
@@ -178,10 +179,8 @@ class FrozenApp:
 
     def __init__(self, build: Build, workdir: Path) -> None:
         self.log_path = workdir / "gearshift.log"
-        env = python_free_env(
-            workdir,
-            GEARSHIFT_INSTANCE=f"gearshift-standalone-test-{os.getpid()}",
-            GEARSHIFT_LOG_LEVEL="info",
+        env = isolated(
+            python_free_env(workdir, GEARSHIFT_LOG_LEVEL="info"), "gearshift-standalone-test"
         )
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

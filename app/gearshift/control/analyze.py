@@ -43,8 +43,11 @@ def run_analyze(args: argparse.Namespace) -> int:
     metrics = compute_metrics(frames.frame_times_ms, default_budgets_ms(), frames.duration_s)
     logger.debug("analysed %s: %d frames of %s", capture.path, metrics.frames, frames.name)
     if args.json:
-        print(json.dumps(_finite_or_null(metrics_json(capture, frames, metrics)), indent=2,
-                         allow_nan=False))
+        print(
+            json.dumps(
+                _finite_or_null(metrics_json(capture, frames, metrics)), indent=2, allow_nan=False
+            )
+        )
     else:
         print("\n".join(table_lines(capture, frames, metrics)))
     return int(ExitCode.OK)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import NoReturn
 
 from gearshift import __version__
 from gearshift.control.exitcodes import ExitCode
+from gearshift.control.protocol import EVENT_NAMES, MAX_RATE_HZ
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 """The log levels --log-level and $GEARSHIFT_LOG_LEVEL accept, in any case."""
@@ -45,9 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    analyze = commands.add_parser(
-        "analyze", help="print the frame-time metrics of a capture file"
-    )
+    analyze = commands.add_parser("analyze", help="print the frame-time metrics of a capture file")
     analyze.add_argument("file", metavar="FILE", help="a MangoHud, PresentMon or OCAT capture")
     analyze.add_argument("--json", action="store_true", help="print JSON instead of a table")
     analyze.add_argument(
@@ -55,4 +55,77 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the process to analyse (default: the one with the most frames, not dwm.exe)",
     )
+    _add_ctl(commands)
     return parser
+
+
+def _add_ctl(commands: argparse._SubParsersAction[_Parser]) -> None:
+    ctl = commands.add_parser(
+        "ctl",
+        help="drive the running app: status, switch, watch, health",
+        description="Talk to the running Gearshift over its local control socket.",
+    )
+    ctl.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket (default: $GEARSHIFT_SOCKET, "
+        "else gearshift/control.sock in the runtime folder)",
+    )
+    actions = ctl.add_subparsers(
+        dest="ctl_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    json_help = "print JSON instead of text"
+    status = actions.add_parser("status", help="mode, cooldown, live frame statistics")
+    status.add_argument("--json", action="store_true", help=json_help)
+    switch = actions.add_parser("switch", help="switch to a mode (or toggle)")
+    switch.add_argument(
+        "mode",
+        type=str.lower,
+        choices=("immersive", "competitive", "toggle"),
+        metavar="MODE",
+        help="immersive, competitive or toggle",
+    )
+    switch.add_argument("--force", action="store_true", help="switch even during the cooldown")
+    switch.add_argument("--json", action="store_true", help=json_help)
+    watch = actions.add_parser("watch", help="print events as they happen, until Ctrl+C")
+    watch.add_argument(
+        "--events",
+        type=_event_list,
+        default=list(EVENT_NAMES),
+        metavar="LIST",
+        help=f"comma-separated, from {','.join(EVENT_NAMES)} (default: all)",
+    )
+    watch.add_argument(
+        "--rate",
+        type=_rate,
+        default=1.0,
+        metavar="HZ",
+        help=f"budget statistics per second, above 0 and at most {MAX_RATE_HZ:g} (default: 1)",
+    )
+    watch.add_argument("--json", action="store_true", help="print each event as a JSON line")
+    health = actions.add_parser("health", help="each subsystem: ok, degraded or unavailable")
+    health.add_argument("--json", action="store_true", help=json_help)
+    version = actions.add_parser("version", help="the running app's version")
+    version.add_argument("--json", action="store_true", help=json_help)
+
+
+def _event_list(text: str) -> list[str]:
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in EVENT_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a list of events: use one or more of {','.join(EVENT_NAMES)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not 0 < rate <= MAX_RATE_HZ:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a rate: give a number above 0 and at most {MAX_RATE_HZ:g}"
+        )
+    return rate

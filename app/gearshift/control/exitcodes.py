@@ -18,6 +18,24 @@ class ExitCode(enum.IntEnum):
     PROCESS_NOT_FOUND = 3
     """The capture holds no process with the name given to ``--process``."""
 
+    COOLDOWN = 4
+    """``ctl switch``: refused, the last switch was too recent (--force skips that)."""
+
+    BUSY = 5
+    """``ctl switch``: refused, another switch was in flight or the app is not ready."""
+
+    ROLLED_BACK = 6
+    """``ctl switch``: a step failed and the switch was rolled back."""
+
+    NOT_RUNNING = 7
+    """``ctl``: Gearshift is not running, or quit while being asked."""
+
+    BAD_REQUEST = 8
+    """``ctl``: the app refused the request as malformed (a version mismatch, say)."""
+
+    RATE_LIMITED = 9
+    """``ctl``: too many requests; the message says when to try again."""
+
     USAGE = 64
     """The command line itself was wrong (unknown option, missing argument)."""
 

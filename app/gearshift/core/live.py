@@ -17,10 +17,19 @@ STATS_INTERVAL_S = 0.1
 """How often the rolling statistics are published: ten times a second."""
 
 
-async def feed_monitor(batches: AsyncIterable[FrameTimes], monitor: BudgetMonitor) -> None:
-    """Push every batch a frame source yields into the monitor, until it ends."""
+async def feed_monitor(
+    batches: AsyncIterable[FrameTimes],
+    monitor: BudgetMonitor,
+    *also: Callable[[FrameTimes], None],
+) -> None:
+    """Push every batch a frame source yields into the monitor, until it ends.
+
+    ``also`` receives each batch too (the metrics' frame-time histogram, for one).
+    """
     async for batch in batches:
         monitor.push(batch)
+        for sink in also:
+            sink(batch)
     _log.info("frame source ended")
 
 

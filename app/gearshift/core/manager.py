@@ -158,6 +158,16 @@ class ModeManager:
         """Where the manager is in its life."""
         return self._lifecycle
 
+    @property
+    def applied(self) -> tuple[str, ...]:
+        """The names of the actions the active mode applied, in the order applied."""
+        return tuple(action.name for action in self._applied)
+
+    @property
+    def switching_to(self) -> PerformanceMode | None:
+        """The mode a switch in flight is heading for, or None when none is."""
+        return self._target
+
     def profile_of(self, mode: PerformanceMode) -> ModeProfile:
         """The profile of ``mode``."""
         return self._profiles[mode]
@@ -259,9 +269,7 @@ class ModeManager:
         self._events.publish(ModeChanged(previous, mode, force, duration_s))
         return SwitchResult(SwitchOutcome.SWITCHED, mode, mode, duration_s=duration_s)
 
-    async def _run_transaction(
-        self, mode: PerformanceMode, leaving: list[Action]
-    ) -> list[Action]:
+    async def _run_transaction(self, mode: PerformanceMode, leaving: list[Action]) -> list[Action]:
         """Undo ``leaving``, apply ``mode``'s actions; all or nothing. Returns the applied."""
         profile = self._profiles[mode]
         entering = [self._builders[spec.kind](spec, profile) for spec in profile.actions]

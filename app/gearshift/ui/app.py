@@ -15,7 +15,10 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from qasync import QEventLoop, asyncSlot
 
+from gearshift.config import load_settings
 from gearshift.control.exitcodes import ExitCode
+from gearshift.control.protocol import SubsystemHealth
+from gearshift.control.runtime import ControlPlane
 from gearshift.core.budget import BudgetStats
 from gearshift.core.errors import CaptureError, ModeTransitionError
 from gearshift.core.manager import SwitchOutcome, SwitchResult
@@ -31,17 +34,22 @@ from gearshift.ui.window import MainWindow
 _log = logging.getLogger(__name__)
 
 NO_DISPLAY_ADVICE = (
-    "so the tray app cannot start; headless, use 'gearshift analyze FILE' "
-    "(see 'gearshift --help')"
+    "so the tray app cannot start; headless, use 'gearshift analyze FILE' (see 'gearshift --help')"
 )
 
 
 class GearshiftApp(QObject):
     """Connects the controller's signals to the tray, the window and the dialogs."""
 
-    def __init__(self, controller: AppController, tray_available: bool) -> None:
+    def __init__(
+        self,
+        controller: AppController,
+        tray_available: bool,
+        control: ControlPlane | None = None,
+    ) -> None:
         super().__init__()
         self.controller = controller
+        self.control = control
         self.window = MainWindow(controller.source.label)
         self.tray = TrayIcon() if tray_available else None
         self.dialogs: list[RollbackDialog] = []
@@ -64,6 +72,9 @@ class GearshiftApp(QObject):
     async def run(self) -> int:
         """Start the core, show the UI and run until quit; returns the exit status."""
         await self.controller.start()
+        if self.control is not None:
+            self.control.service.add_health_check("tray", self._tray_health)
+            await self.control.start()
         if self.tray is not None:
             self.tray.show()
         else:
@@ -102,6 +113,8 @@ class GearshiftApp(QObject):
         """Revert the active mode, stop every task, then let run() return."""
         self._quitting = True
         _log.info("quitting")
+        if self.control is not None:
+            await self.control.stop()
         await self.controller.stop()
         for dialog in list(self.dialogs):
             dialog.reject()  # emits finished, which ends its waiting task
@@ -109,6 +122,17 @@ class GearshiftApp(QObject):
             self.tray.hide()
         self.window.hide()
         self._quit.set()
+
+    def _tray_health(self) -> SubsystemHealth:
+        if self.tray is None:
+            return SubsystemHealth(
+                state="unavailable",
+                reason="no system tray on this desktop: the window is the way in (on GNOME, "
+                "the AppIndicator extension adds a tray)",
+            )
+        if not self.tray.icon.isVisible():
+            return SubsystemHealth(state="degraded", reason="the tray icon is hidden")
+        return SubsystemHealth(state="ok")
 
     def _show_mode(self, mode: PerformanceMode) -> None:
         self.window.show_mode(self.controller.manager.profile_of(mode))
@@ -230,13 +254,28 @@ def run_app(args: argparse.Namespace) -> int:
     if not instance.claim():
         ignored = " (--replay and --demo apply only to a new start: quit it first)"
         chosen = args.replay or args.demo
-        print(f"gearshift: already running; showed its window{ignored if chosen else ''}",
-              file=sys.stderr)
+        print(
+            f"gearshift: already running; showed its window{ignored if chosen else ''}",
+            file=sys.stderr,
+        )
         return ExitCode.OK
 
+    loaded = load_settings()
+    if loaded.problem is not None:
+        print(f"gearshift: {loaded.problem}", file=sys.stderr)
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    gearshift = GearshiftApp(AppController(source), QSystemTrayIcon.isSystemTrayAvailable())
+    controller = AppController(source)
+    control = ControlPlane(
+        loaded.settings,
+        controller.manager,
+        controller.events,
+        controller.monitor,
+        controller.frame_histogram,
+        source_label=source.label,
+        has_source=not isinstance(source, NoSource),
+    )
+    gearshift = GearshiftApp(controller, QSystemTrayIcon.isSystemTrayAvailable(), control)
     instance.woken.connect(gearshift.show_window)
     wake_timer = _quit_on_signals(gearshift)
     try:
@@ -258,6 +297,8 @@ def _undo_after_losing_qt(gearshift: GearshiftApp) -> int:
     frame tasks die with the Qt loop they were on.
     """
     logging.getLogger("qasync").setLevel(logging.CRITICAL)  # the dead loop's task noise
+    if gearshift.control is not None:
+        gearshift.control.abandon()
     failures = asyncio.run(gearshift.controller.manager.stop())
     left = f"; could not undo {', '.join(f.step for f in failures)}" if failures else ""
     print(

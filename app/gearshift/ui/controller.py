@@ -20,6 +20,7 @@ from gearshift.core.actions import core_action_builders
 from gearshift.core.budget import BudgetMonitor
 from gearshift.core.errors import ModeError, ModeTransitionError
 from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
+from gearshift.core.histogram import FrameHistogram
 from gearshift.core.live import feed_monitor, publish_stats
 from gearshift.core.manager import ModeManager, SwitchResult
 from gearshift.core.modes import DEFAULT_PROFILES, PerformanceMode
@@ -59,13 +60,13 @@ class AppController(QObject):
         initial_budget_ms = DEFAULT_PROFILES[PerformanceMode.IMMERSIVE].budget_ms
         self.monitor = monitor or BudgetMonitor(initial_budget_ms)
         self.manager = manager or ModeManager(core_action_builders(self.monitor), self.events)
+        self.frame_histogram = FrameHistogram()
+        """Every live frame since start, for the metrics endpoint."""
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = [
             self.events.subscribe(ModeChanged, lambda e: self.mode_changed.emit(e.current)),
             self.events.subscribe(SwitchFailed, lambda e: self.switch_failed.emit(e.error)),
-            self.events.subscribe(
-                BudgetStatsUpdated, lambda e: self.stats_updated.emit(e.stats)
-            ),
+            self.events.subscribe(BudgetStatsUpdated, lambda e: self.stats_updated.emit(e.stats)),
         ]
         self._stopping = False
 
@@ -78,7 +79,10 @@ class AppController(QObject):
         """Apply the initial mode, then start the frame feed and the stats publisher."""
         await self.manager.start()
         self.mode_changed.emit(self.manager.mode)
-        self._spawn(feed_monitor(self.source.batches(), self.monitor), "frame feed")
+        self._spawn(
+            feed_monitor(self.source.batches(), self.monitor, self.frame_histogram.add),
+            "frame feed",
+        )
         self._spawn(publish_stats(self.monitor, self.events), "stats publisher")
         _log.info("frame source: %s", self.source.label)
 

@@ -1,0 +1,123 @@
+"""Settings: the model, where the file lives, and reading it with validation.
+
+The file is TOML in the platform's config folder (``~/.config/gearshift/settings.toml``
+on Linux). A file that cannot be read or is invalid is left exactly as it is: the
+defaults are used and the problem is reported in one line naming the file and the
+setting at fault.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_log = logging.getLogger(__name__)
+
+SETTINGS_ENV = "GEARSHIFT_SETTINGS"
+"""Overrides the settings file's path."""
+
+SETTINGS_VERSION = 1
+LOOPBACK = "127.0.0.1"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(_Section):
+    """The local control API (``gearshift ctl``)."""
+
+    enabled: bool = True
+
+
+class MetricsSettings(_Section):
+    """The Prometheus endpoint: off unless enabled, loopback unless an address is set."""
+
+    enabled: bool = False
+    address: str = LOOPBACK
+    port: Annotated[int, Field(ge=1, le=65535)] = 9464
+
+    @field_validator("address")
+    @classmethod
+    def _an_ip_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is not an IP address: use 127.0.0.1 (this machine only), or "
+                "the address of one of this machine's network interfaces"
+            ) from None
+        return value
+
+
+class Settings(_Section):
+    """Everything a player can set."""
+
+    version: int = SETTINGS_VERSION
+    api: ApiSettings = ApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """What load_settings found.
+
+    Attributes:
+        settings: the settings in effect (the defaults where the file was unusable).
+        path: the file read (or looked for).
+        problem: one line saying what was wrong with the file, or None.
+    """
+
+    settings: Settings
+    path: Path
+    problem: str | None = None
+
+
+def settings_path() -> Path:
+    """Where the settings file is: $GEARSHIFT_SETTINGS, else the user's config folder."""
+    override = os.environ.get(SETTINGS_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return platformdirs.user_config_path("gearshift") / "settings.toml"
+
+
+def load_settings(path: Path | None = None) -> LoadedSettings:
+    """Read the settings; a missing file means defaults, a bad one defaults plus a problem.
+
+    The file is never written or moved here.
+    """
+    path = path or settings_path()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return LoadedSettings(Settings(), path)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        return _unusable(path, f"cannot be read ({reason})")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        return _unusable(path, f"is not valid TOML ({error})")
+    try:
+        return LoadedSettings(Settings.model_validate(document), path)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "not a setting Gearshift knows"
+        return _unusable(path, f"has an invalid setting {where}: {message}")
+
+
+def _unusable(path: Path, what: str) -> LoadedSettings:
+    problem = f"settings file {path} {what}; using the defaults, the file is left as it is"
+    return LoadedSettings(Settings(), path, problem)

@@ -1,0 +1,316 @@
+"""What the control API can ask of the running app, in protocol terms.
+
+The server speaks the wire; this speaks the core: it reads the mode manager, the budget
+monitor and the health checks the app registers, runs switches, and turns core events
+into protocol events. It imports no Qt and owns no socket, so the tray app, tests and
+benchmarks all drive the same object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Literal
+
+from gearshift import __version__
+from gearshift.control.protocol import (
+    PROTOCOL_VERSION,
+    ErrorBody,
+    ErrorCode,
+    Event,
+    EventName,
+    FrameStats,
+    GpuStatus,
+    HealthResult,
+    ModeChangedData,
+    ProtocolError,
+    StatusResult,
+    SubsystemHealth,
+    SwitchFailedData,
+    SwitchRequest,
+    SwitchResultBody,
+    VersionResult,
+)
+from gearshift.core.budget import BudgetMonitor, BudgetStats
+from gearshift.core.errors import ModeError, ModeTransitionError
+from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
+from gearshift.core.manager import Lifecycle, ModeManager, SwitchOutcome
+from gearshift.core.modes import FRAME_BUDGET, PerformanceMode
+
+_log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], SubsystemHealth]
+"""Reports one subsystem's health now."""
+
+NO_GPU = GpuStatus(available=False, reason="GPU telemetry is not part of this version")
+NO_HOTKEY = SubsystemHealth(
+    state="unavailable",
+    reason="no global hotkey in this version: bind 'gearshift ctl switch toggle' in the "
+    "desktop's keyboard shortcut settings",
+)
+_SEVERITY = {"ok": 0, "degraded": 1, "unavailable": 2}
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class ControlService:
+    """The running app as the control API sees it.
+
+    Args:
+        manager: the mode manager; switches go through it.
+        events: the core's event bus, for subscriptions.
+        monitor: the budget monitor, read for status until stats are published.
+        source_label: the live frame source, as shown to the player.
+        has_source: False when no frame source was chosen at all.
+        gpu: the GPU readings now; GPU telemetry unavailable when None.
+        health_checks: more subsystems' health (the tray, the hotkey), by name.
+        clock: wall-clock time for timestamps people read.
+    """
+
+    def __init__(
+        self,
+        manager: ModeManager,
+        events: EventBus,
+        monitor: BudgetMonitor,
+        *,
+        source_label: str,
+        has_source: bool = True,
+        gpu: Callable[[], GpuStatus] | None = None,
+        health_checks: Mapping[str, HealthCheck] | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._manager = manager
+        self._events = events
+        self._monitor = monitor
+        self._source_label = source_label
+        self._has_source = has_source
+        self._gpu = gpu or (lambda: NO_GPU)
+        self._extra_checks = dict(health_checks or {})
+        self._clock = clock
+        self._since = clock()
+        self._stats: BudgetStats | None = None
+        self._unsubscribe = [
+            events.subscribe(ModeChanged, self._on_mode_changed),
+            events.subscribe(BudgetStatsUpdated, self._on_stats),
+        ]
+
+    def close(self) -> None:
+        """Stop listening to the core."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+
+    def add_health_check(self, name: str, check: HealthCheck) -> None:
+        """Report ``name``'s health too (replacing an earlier check of that name)."""
+        self._extra_checks[name] = check
+
+    # ------------------------------------------------------------------------ requests
+
+    def status(self) -> StatusResult:
+        """The app's state now."""
+        manager = self._manager
+        profile = manager.profile
+        target = manager.switching_to
+        return StatusResult(
+            mode=_name(manager.mode),
+            since=self._since,
+            switching_to=_name(target) if target is not None else None,
+            applied=manager.applied,
+            cooldown_s=manager.cooldown_s,
+            cooldown_left_s=round(manager.cooldown_left_s(), 3),
+            preset=profile.preset,
+            budget_ms=profile.budget_ms,
+            fps_min=profile.fps_min,
+            fps_max=profile.fps_max,
+            frames=self.frame_stats(),
+            gpu=self._gpu(),
+        )
+
+    def frame_stats(self) -> FrameStats:
+        """The latest published live statistics (computed now if none was yet)."""
+        stats = self._stats if self._stats is not None else self._monitor.stats()
+        return frame_stats(stats, self._source_label)
+
+    async def switch(self, request: SwitchRequest) -> SwitchResultBody:
+        """Run a switch. Raises ProtocolError for cooldown, busy, rollback, not ready."""
+        manager = self._manager
+        mode = manager.mode.other if request.mode == "toggle" else PerformanceMode(request.mode)
+        try:
+            result = await manager.set_mode(mode, force=request.force)
+        except ModeTransitionError as error:
+            report = error.report
+            raise ProtocolError(
+                ErrorBody(
+                    code=ErrorCode.ROLLED_BACK,
+                    message=str(error),
+                    failed_step=report.failed.step,
+                    reverted=report.reverted,
+                    not_reverted=tuple(f.step for f in report.not_reverted),
+                ),
+                request.id,
+            ) from None
+        except ModeError as error:
+            raise ProtocolError(
+                ErrorBody(code=ErrorCode.NOT_READY, message=f"not switching now: {error}"),
+                request.id,
+            ) from None
+
+        if result.outcome is SwitchOutcome.COOLDOWN:
+            raise ProtocolError(
+                ErrorBody(
+                    code=ErrorCode.COOLDOWN,
+                    message=f"{result.describe()}; add force to switch now",
+                    retry_after_s=round(result.cooldown_left_s or 0.0, 3),
+                ),
+                request.id,
+            )
+        if result.outcome is SwitchOutcome.BUSY:
+            raise ProtocolError(
+                ErrorBody(code=ErrorCode.BUSY, message=f"{result.describe()}; try again"),
+                request.id,
+            )
+        outcome: Literal["switched", "already_active"] = (
+            "switched" if result.outcome is SwitchOutcome.SWITCHED else "already_active"
+        )
+        duration_ms = None if result.duration_s is None else result.duration_s * 1e3
+        return SwitchResultBody(
+            outcome=outcome, mode=_name(result.active), duration_ms=duration_ms
+        )
+
+    def health(self) -> HealthResult:
+        """Each subsystem's health, and the worst of them."""
+        subsystems = {
+            "frames": self._frames_health(),
+            "gpu": self._gpu_health(),
+            "system_actions": self._actions_health(),
+            "hotkey": NO_HOTKEY,
+        }
+        for name, check in self._extra_checks.items():
+            try:
+                subsystems[name] = check()
+            except Exception as error:  # a broken check must not break health itself
+                _log.exception("health check %s failed", name)
+                subsystems[name] = SubsystemHealth(
+                    state="degraded", reason=f"its health check failed: {error}"
+                )
+        worst = max(subsystems.values(), key=lambda health: _SEVERITY[health.state])
+        return HealthResult(state=worst.state, subsystems=subsystems)
+
+    @staticmethod
+    def version() -> VersionResult:
+        """The app's and the protocol's versions."""
+        return VersionResult(app=__version__, protocol=PROTOCOL_VERSION, protocols=(1,))
+
+    # -------------------------------------------------------------------------- events
+
+    def subscribe(
+        self, names: tuple[EventName, ...], deliver: Callable[[Event], None]
+    ) -> Callable[[], None]:
+        """Deliver the chosen events as protocol events; returns an unsubscribe."""
+        undo: list[Callable[[], None]] = []
+        if "mode_changed" in names:
+            undo.append(
+                self._events.subscribe(ModeChanged, lambda e: deliver(self._mode_event(e)))
+            )
+        if "switch_failed" in names:
+            undo.append(
+                self._events.subscribe(SwitchFailed, lambda e: deliver(self._failed_event(e)))
+            )
+        if "budget" in names:
+            undo.append(
+                self._events.subscribe(
+                    BudgetStatsUpdated, lambda e: deliver(self._budget_event(e.stats))
+                )
+            )
+
+        def unsubscribe() -> None:
+            for step in undo:
+                step()
+
+        return unsubscribe
+
+    def _mode_event(self, event: ModeChanged) -> Event:
+        data = ModeChangedData(
+            previous=_name(event.previous),
+            current=_name(event.current),
+            forced=event.forced,
+            duration_ms=event.duration_s * 1e3,
+        )
+        return Event(event="mode_changed", at=self._clock(), data=data.model_dump(mode="json"))
+
+    def _failed_event(self, event: SwitchFailed) -> Event:
+        report = event.error.report
+        data = SwitchFailedData(
+            target=_name(event.target),
+            message=str(event.error),
+            failed_step=report.failed.step,
+            reverted=report.reverted,
+            not_reverted=tuple(f.step for f in report.not_reverted),
+        )
+        return Event(event="switch_failed", at=self._clock(), data=data.model_dump(mode="json"))
+
+    def _budget_event(self, stats: BudgetStats) -> Event:
+        data = frame_stats(stats, self._source_label)
+        return Event(event="budget", at=self._clock(), data=data.model_dump(mode="json"))
+
+    # -------------------------------------------------------------------------- health
+
+    def _frames_health(self) -> SubsystemHealth:
+        if not self._has_source:
+            return SubsystemHealth(
+                state="degraded",
+                reason="no live frame source: start Gearshift with --replay FILE or --demo",
+            )
+        if self.frame_stats().frames == 0:
+            return SubsystemHealth(
+                state="degraded", reason=f"no frames lately from {self._source_label}"
+            )
+        return SubsystemHealth(state="ok")
+
+    def _gpu_health(self) -> SubsystemHealth:
+        gpu = self._gpu()
+        if gpu.available:
+            return SubsystemHealth(state="ok")
+        return SubsystemHealth(state="unavailable", reason=gpu.reason)
+
+    def _actions_health(self) -> SubsystemHealth:
+        manager = self._manager
+        if manager.lifecycle is not Lifecycle.READY:
+            return SubsystemHealth(
+                state="unavailable", reason=f"the mode manager is {manager.lifecycle.value}"
+            )
+        kinds = {spec.kind for spec in manager.profile.actions}
+        if kinds <= {FRAME_BUDGET}:
+            return SubsystemHealth(
+                state="degraded",
+                reason="a switch changes only the frame budget: power, CPU, GPU and "
+                "process actions are not in this version",
+            )
+        return SubsystemHealth(state="ok")
+
+    def _on_mode_changed(self, _event: ModeChanged) -> None:
+        self._since = self._clock()
+
+    def _on_stats(self, event: BudgetStatsUpdated) -> None:
+        self._stats = event.stats
+
+
+def frame_stats(stats: BudgetStats, source: str) -> FrameStats:
+    """A BudgetStats snapshot in protocol form."""
+    return FrameStats(
+        source=source,
+        window_s=stats.window_s,
+        frames=stats.frames,
+        budget_ms=stats.budget_ms,
+        avg_fps=stats.avg_fps,
+        low1_fps=stats.low1_fps,
+        p99_ms=stats.p99_ms,
+        over_budget_pct=stats.over_budget_pct,
+    )
+
+
+def _name(mode: PerformanceMode) -> Literal["immersive", "competitive"]:
+    return "immersive" if mode is PerformanceMode.IMMERSIVE else "competitive"

@@ -212,7 +212,7 @@ class ApiServer:
         refusal = self._refusal(writer)
         if refusal is not None:
             writer.write(encode(Response(ok=False, error=refusal)))
-            await _close(writer)
+            await _refuse(reader, writer)
             return
 
         self._clients[client.number] = client
@@ -404,6 +404,23 @@ class ApiServer:
 async def _close_later(writer: asyncio.StreamWriter) -> None:
     await asyncio.sleep(1.0)
     writer.close()
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close a refused connection so that the refusal still reaches the client.
+
+    Closing a Unix socket with unread bytes in it resets the connection, and the peer
+    may then lose the answer it has not read yet; so what the client sent is read and
+    dropped (for a second at most) before closing.
+    """
+    with contextlib.suppress(ConnectionError, OSError):
+        if writer.can_write_eof():
+            writer.write_eof()
+    with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            while await reader.read(MAX_MESSAGE_BYTES):
+                pass
+    await _close(writer)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -179,6 +179,9 @@ class ApiServer:
         """Stop accepting, close every connection, remove the socket."""
         if self._server is not None:
             self._server.close()
+            # A connection accepted just now has its handler scheduled but not started;
+            # one turn of the loop lets it start and register, so it is closed below.
+            await asyncio.sleep(0)
         for client in list(self._clients.values()):
             self._drop(client)
             client.writer.close()
@@ -211,8 +214,11 @@ class ApiServer:
         )
         refusal = self._refusal(writer)
         if refusal is not None:
-            writer.write(encode(Response(ok=False, error=refusal)))
-            await _refuse(reader, writer)
+            try:
+                writer.write(encode(Response(ok=False, error=refusal)))
+                await _refuse(reader, writer)
+            finally:
+                writer.close()  # also when the server closes while the refusal drains
             return
 
         self._clients[client.number] = client

@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from gearshift.control.analyze import run_analyze
 
         return _printing_safely(lambda: run_analyze(args))
+    if args.command == "gpu":
+        from gearshift.control.gpureport import run_gpu
+
+        return _printing_safely(lambda: run_gpu(args))
     if args.command == "ctl":
         from gearshift.control.ctl import run_ctl
 

@@ -57,12 +57,25 @@ class MetricsSettings(_Section):
         return value
 
 
+class GpuSettings(_Section):
+    """GPU telemetry and the presets the card suggests."""
+
+    enabled: bool = True
+    pin: str = ""
+    """Follow this GPU: its index, UUID or PCI bus id; empty follows the game's GPU."""
+    sample_hz: Annotated[float, Field(gt=0, le=20)] = 4.0
+    """Samples a second."""
+    adjust_presets: bool = True
+    """Let the measured frame rate move each mode's preset while the game runs."""
+
+
 class Settings(_Section):
     """Everything a player can set."""
 
     version: int = SETTINGS_VERSION
     api: ApiSettings = ApiSettings()
     metrics: MetricsSettings = MetricsSettings()
+    gpu: GpuSettings = GpuSettings()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from gearshift.control.metrics import GearshiftMetrics, MetricsEndpoint
-from gearshift.control.protocol import GpuStatus
 from gearshift.core.actions import core_action_builders
 from gearshift.core.budget import BudgetMonitor
 from gearshift.core.errors import ModeTransitionError
@@ -24,13 +23,17 @@ from gearshift.core.events import BudgetStatsUpdated, EventBus
 from gearshift.core.histogram import FrameHistogram
 from gearshift.core.manager import ModeManager
 from gearshift.core.modes import DEFAULT_PROFILES, PerformanceMode
+from gearshift.gpu.fake import FakeNvml
+from gearshift.gpu.model import Telemetry
+from gearshift.gpu.nvml import NvmlBackend
+from gearshift.gpu.telemetry import GpuTelemetry
 from tests.fakes.actions import FakeMachine, fake_builders, setting_spec
 
 COMP = PerformanceMode.COMPETITIVE
 
 
 class Rig:
-    def __init__(self, gpu: GpuStatus | None = None) -> None:
+    def __init__(self, gpu: Telemetry | None = None) -> None:
         self.events = EventBus()
         self.monitor = BudgetMonitor(16.67)
         self.manager = ModeManager(core_action_builders(self.monitor), self.events, cooldown_s=0)
@@ -67,7 +70,7 @@ def _fan_manager(machine: FakeMachine, events: EventBus) -> ModeManager:
     return manager
 
 
-def value(samples: list[Sample], name: str, **labels: str) -> float:
+def value(samples: list[Sample], name: str, /, **labels: str) -> float:
     matches = [s.value for s in samples if s.name == name and s.labels == labels]
     assert len(matches) == 1, (name, labels, samples)
     return matches[0]
@@ -148,26 +151,74 @@ def test_live_readings_are_absent_until_frames_arrive_then_exported(rig: Rig) ->
     ) == pytest.approx(0.01667, abs=1e-4)
 
 
-def test_gpu_readings_the_card_lacks_are_absent() -> None:
-    gpu = GpuStatus(
-        available=True,
-        name="GeForce RTX 4070",
-        readings={"temperature_celsius": 61.0, "fan_speed_ratio": None},
-    )
-    rig = Rig(gpu)
+def _scrape_fake_gpu(model: str) -> dict[str, list[Sample]]:
+    sampler = GpuTelemetry(NvmlBackend(FakeNvml(model), is_root=False))
+    rig = Rig(sampler.open())
     try:
-        families = rig.scrape()
+        return rig.scrape()
     finally:
         rig.endpoint.stop()
+        sampler.close()
+
+
+def test_gpu_readings_in_base_units_and_those_the_card_lacks_absent() -> None:
+    families = _scrape_fake_gpu("rtx4070-laptop")  # a laptop GPU: no fan reading
+    labels = {"gpu": "0", "name": "GeForce RTX 4070 Laptop GPU"}
     assert (
         value(
             families["gearshift_gpu_temperature_celsius"],
             "gearshift_gpu_temperature_celsius",
-            gpu="GeForce RTX 4070",
+            **labels,
         )
-        == 61
+        == 42
+    )
+    assert value(
+        families["gearshift_gpu_power_watts"], "gearshift_gpu_power_watts", **labels
+    ) == pytest.approx(1.97)
+    assert (
+        value(
+            families["gearshift_gpu_graphics_clock_hertz"],
+            "gearshift_gpu_graphics_clock_hertz",
+            **labels,
+        )
+        == 210e6
+    )
+    assert (
+        value(
+            families["gearshift_gpu_memory_used_bytes"],
+            "gearshift_gpu_memory_used_bytes",
+            **labels,
+        )
+        == 0
+    )
+    assert value(families["gearshift_gpu_up"], "gearshift_gpu_up", **labels) == 1
+    assert (
+        value(
+            families["gearshift_gpu_clock_event_active"],
+            "gearshift_gpu_clock_event_active",
+            reason="idle",
+            **labels,
+        )
+        == 1
     )
     assert "gearshift_gpu_fan_speed_ratio" not in families
+    assert "gearshift_gpu_memory_temperature_celsius" not in families
+
+
+def test_a_lost_gpu_is_down_and_has_no_readings() -> None:
+    families = _scrape_fake_gpu("dual-lost")
+    assert (
+        value(
+            families["gearshift_gpu_up"],
+            "gearshift_gpu_up",
+            gpu="0",
+            name="GeForce RTX 4080 SUPER",
+        )
+        == 1
+    )
+    assert value(families["gearshift_gpu_up"], "gearshift_gpu_up", gpu="1", name="GPU 1") == 0
+    temperatures = families["gearshift_gpu_temperature_celsius"]
+    assert [s.labels["gpu"] for s in temperatures] == ["0"]
 
 
 def test_a_taken_port_is_an_oserror_not_a_crash(rig: Rig) -> None:

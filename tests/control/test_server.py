@@ -45,7 +45,7 @@ def test_status_reports_mode_cooldown_preset_frames_and_na_readings(served: Serv
     status = StatusResult.model_validate(response.result)
     assert status.mode == "immersive"
     assert status.applied == ("governor=powersave",)
-    assert status.preset == "high-quality"
+    assert status.preset == "high"
     assert status.budget_ms == pytest.approx(16.667, abs=0.01)
     assert status.cooldown_left_s == 0
     assert status.frames.frames == 0

@@ -56,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the process to analyse (default: the one with the most frames, not dwm.exe)",
     )
     _add_ctl(commands)
+    gpu = commands.add_parser(
+        "gpu",
+        help="the NVIDIA GPUs: live readings, what each supports, and the presets",
+        description="Read every NVIDIA GPU through NVML (or the fake that "
+        "$GEARSHIFT_FAKE_GPU names): its figures, live readings, the controls a mode may "
+        "use with a reason for each no, and the preset each mode starts from.",
+    )
+    gpu.add_argument("--json", action="store_true", help="print JSON instead of text")
+    gpu.add_argument(
+        "--pin",
+        metavar="GPU",
+        help="follow this GPU: its index, UUID or PCI bus id (default: the settings' pin)",
+    )
     return parser
 
 

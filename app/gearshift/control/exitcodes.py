@@ -36,6 +36,9 @@ class ExitCode(enum.IntEnum):
     RATE_LIMITED = 9
     """``ctl``: too many requests; the message says when to try again."""
 
+    NO_GPU = 10
+    """``gpu``: no GPU telemetry here (no NVIDIA driver, a version mismatch, no permission)."""
+
     USAGE = 64
     """The command line itself was wrong (unknown option, missing argument)."""
 

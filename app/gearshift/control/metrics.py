@@ -17,12 +17,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gearshift.control.protocol import GpuStatus
 from gearshift.core.budget import BudgetStats
 from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
 from gearshift.core.histogram import FrameHistogram
 from gearshift.core.manager import ModeManager
 from gearshift.core.modes import PerformanceMode
+from gearshift.gpu.model import READINGS, GpuState, Telemetry
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class GearshiftMetrics:
         manager: read at scrape time for the mode and the cooldown.
         events: switches, rollbacks and budget statistics arrive here.
         frames: the cumulative histogram the live frame feed also fills.
-        gpu: the GPU readings now.
+        gpu: the GPU snapshot now.
     """
 
     def __init__(
@@ -46,7 +46,7 @@ class GearshiftMetrics:
         manager: ModeManager,
         events: EventBus,
         frames: FrameHistogram,
-        gpu: Callable[[], GpuStatus] | None = None,
+        gpu: Callable[[], Telemetry] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._manager = manager
@@ -116,7 +116,7 @@ class _LiveCollector(Collector):
         self,
         metrics: GearshiftMetrics,
         frames: FrameHistogram,
-        gpu: Callable[[], GpuStatus] | None,
+        gpu: Callable[[], Telemetry] | None,
     ) -> None:
         self._metrics = metrics
         self._frames = frames
@@ -179,18 +179,41 @@ class _LiveCollector(Collector):
                 yield _gauge(name, documentation, value)
 
     def _gpu_metrics(self) -> Iterator[Metric]:
+        """One series per GPU, labelled with its index and name; a reading the card
+        does not give has no series at all."""
         if self._gpu is None:
             return
-        status = self._gpu()
-        if not status.available:
+        telemetry = self._gpu()
+        if not telemetry.available:
             return
-        for reading, value in sorted(status.readings.items()):
-            if value is not None:
-                family = GaugeMetricFamily(
-                    f"gearshift_gpu_{reading}", f"GPU reading {reading}.", labels=["gpu"]
-                )
-                family.add_metric([status.name or "gpu"], value)
-                yield family
+        labels = ["gpu", "name"]
+        up = GaugeMetricFamily(
+            "gearshift_gpu_up", "1 while the GPU answers, 0 while it is lost.", labels=labels
+        )
+        families = {
+            spec.key: GaugeMetricFamily(spec.metric, f"GPU {spec.label.lower()}.", labels=labels)
+            for spec in READINGS
+        }
+        throttle = GaugeMetricFamily(
+            "gearshift_gpu_clock_event_active",
+            "1 for each reason the GPU's clocks are held back now.",
+            labels=[*labels, "reason"],
+        )
+        scale = {spec.key: spec.to_metric for spec in READINGS}
+        for gpu in telemetry.gpus:
+            names = [str(gpu.info.index), gpu.info.short_name]
+            up.add_metric(names, 1.0 if gpu.state is GpuState.OK else 0.0)
+            if gpu.readings is None:
+                continue
+            for key, value in gpu.readings.numbers().items():
+                if value is not None:
+                    families[key].add_metric(names, value * scale[key])
+            for reason in gpu.readings.throttle_reasons or ():
+                throttle.add_metric([*names, reason], 1.0)
+        yield up
+        yield from (family for family in families.values() if family.samples)
+        if throttle.samples:
+            yield throttle
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

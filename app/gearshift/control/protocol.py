@@ -175,12 +175,31 @@ class FrameStats(_Message):
 
 
 class GpuStatus(_Message):
-    """GPU readings, or why there are none."""
+    """The followed GPU's readings, or why there are none.
+
+    ``readings`` holds every numeric reading by name, with its unit in the name
+    (``temperature_c``, ``power_w``, ``clock_graphics_mhz``); a reading the card does
+    not give is null, never 0.
+    """
 
     available: bool
-    name: str | None = None
     reason: str | None = None
+    """Why there is no telemetry (when ``available`` is false), with what would fix it."""
+    index: int | None = None
+    name: str | None = None
+    uuid: str | None = None
+    followed_why: str | None = None
+    """Why these numbers come from this GPU ("it drives the display")."""
+    state: Literal["ok", "lost"] | None = None
+    problem: str | None = None
+    """Why the followed GPU is not answering, when it is lost."""
     readings: dict[str, float | None] = {}
+    performance_state: int | None = None
+    throttle_reasons: tuple[str, ...] | None = None
+    gpus: int = 0
+    """How many NVIDIA GPUs there are."""
+    lost: tuple[int, ...] = ()
+    """The indexes of the GPUs not answering."""
 
 
 class StatusResult(_Message):
@@ -194,6 +213,8 @@ class StatusResult(_Message):
     cooldown_s: float
     cooldown_left_s: float
     preset: str
+    preset_why: str | None = None
+    """Why the active mode has this preset (the card, the measured frame rate)."""
     budget_ms: float
     fps_min: float
     fps_max: float | None

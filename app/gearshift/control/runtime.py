@@ -15,6 +15,7 @@ from gearshift.core.budget import BudgetMonitor
 from gearshift.core.events import EventBus
 from gearshift.core.histogram import FrameHistogram
 from gearshift.core.manager import ModeManager
+from gearshift.gpu.service import GpuService
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class ControlPlane:
         *,
         source_label: str,
         has_source: bool,
+        gpu: GpuService | None = None,
         health_checks: Mapping[str, HealthCheck] | None = None,
         socket_path: Path | None = None,
     ) -> None:
@@ -46,6 +48,7 @@ class ControlPlane:
             monitor,
             source_label=source_label,
             has_source=has_source,
+            gpu=gpu,
             health_checks=health_checks,
         )
         self.server: ApiServer | None = None
@@ -54,6 +57,7 @@ class ControlPlane:
         self._manager = manager
         self._events = events
         self._frames = frames
+        self._gpu = gpu
         self._metrics: GearshiftMetrics | None = None
         self.problems: dict[str, str] = {}
 
@@ -70,7 +74,13 @@ class ControlPlane:
             self._problem("control_api", "control API turned off in the settings ([api])")
         metrics = self.settings.metrics
         if metrics.enabled:
-            self._metrics = GearshiftMetrics(self._manager, self._events, self._frames)
+            gpu = self._gpu
+            self._metrics = GearshiftMetrics(
+                self._manager,
+                self._events,
+                self._frames,
+                None if gpu is None else (lambda: gpu.latest),
+            )
             endpoint = MetricsEndpoint(self._metrics, metrics.address, metrics.port)
             try:
                 endpoint.start()

@@ -37,13 +37,15 @@ from gearshift.core.errors import ModeError, ModeTransitionError
 from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
 from gearshift.core.manager import Lifecycle, ModeManager, SwitchOutcome
 from gearshift.core.modes import FRAME_BUDGET, PerformanceMode
+from gearshift.gpu.model import GpuState, Telemetry
+from gearshift.gpu.service import GpuService
 
 _log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], SubsystemHealth]
 """Reports one subsystem's health now."""
 
-NO_GPU = GpuStatus(available=False, reason="GPU telemetry is not part of this version")
+NO_GPU = GpuStatus(available=False, reason="GPU telemetry is not running in this app")
 NO_HOTKEY = SubsystemHealth(
     state="unavailable",
     reason="no global hotkey in this version: bind 'gearshift ctl switch toggle' in the "
@@ -65,7 +67,7 @@ class ControlService:
         monitor: the budget monitor, read for status until stats are published.
         source_label: the live frame source, as shown to the player.
         has_source: False when no frame source was chosen at all.
-        gpu: the GPU readings now; GPU telemetry unavailable when None.
+        gpu: the GPU side (telemetry and presets); unavailable when None.
         health_checks: more subsystems' health (the tray, the hotkey), by name.
         clock: wall-clock time for timestamps people read.
     """
@@ -78,7 +80,7 @@ class ControlService:
         *,
         source_label: str,
         has_source: bool = True,
-        gpu: Callable[[], GpuStatus] | None = None,
+        gpu: GpuService | None = None,
         health_checks: Mapping[str, HealthCheck] | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -87,7 +89,7 @@ class ControlService:
         self._monitor = monitor
         self._source_label = source_label
         self._has_source = has_source
-        self._gpu = gpu or (lambda: NO_GPU)
+        self._gpu = gpu
         self._extra_checks = dict(health_checks or {})
         self._clock = clock
         self._since = clock()
@@ -121,13 +123,18 @@ class ControlService:
             applied=manager.applied,
             cooldown_s=manager.cooldown_s,
             cooldown_left_s=round(manager.cooldown_left_s(), 3),
-            preset=profile.preset,
+            preset=profile.preset if self._gpu is None else self._gpu.preset(manager.mode).value,
+            preset_why=None if self._gpu is None else self._gpu.explain(),
             budget_ms=profile.budget_ms,
             fps_min=profile.fps_min,
             fps_max=profile.fps_max,
             frames=self.frame_stats(),
-            gpu=self._gpu(),
+            gpu=self.gpu_status(),
         )
+
+    def gpu_status(self) -> GpuStatus:
+        """The followed GPU's readings now, or why there are none."""
+        return NO_GPU if self._gpu is None else gpu_status(self._gpu.latest)
 
     def frame_stats(self) -> FrameStats:
         """The latest published live statistics (computed now if none was yet)."""
@@ -271,10 +278,17 @@ class ControlService:
         return SubsystemHealth(state="ok")
 
     def _gpu_health(self) -> SubsystemHealth:
-        gpu = self._gpu()
-        if gpu.available:
-            return SubsystemHealth(state="ok")
-        return SubsystemHealth(state="unavailable", reason=gpu.reason)
+        gpu = self.gpu_status()
+        if not gpu.available:
+            return SubsystemHealth(state="unavailable", reason=gpu.reason)
+        if gpu.lost:
+            lost = ", ".join(str(index) for index in gpu.lost)
+            return SubsystemHealth(
+                state="degraded",
+                reason=f"GPU {lost} not answering (tried again with back-off); "
+                f"readings from GPU {gpu.index}: {gpu.followed_why}",
+            )
+        return SubsystemHealth(state="ok")
 
     def _actions_health(self) -> SubsystemHealth:
         manager = self._manager
@@ -309,6 +323,31 @@ def frame_stats(stats: BudgetStats, source: str) -> FrameStats:
         low1_fps=stats.low1_fps,
         p99_ms=stats.p99_ms,
         over_budget_pct=stats.over_budget_pct,
+    )
+
+
+def gpu_status(telemetry: Telemetry) -> GpuStatus:
+    """A GPU snapshot in protocol form: the followed GPU, and which are lost."""
+    if not telemetry.available:
+        return GpuStatus(available=False, reason=telemetry.reason)
+    lost = tuple(g.info.index for g in telemetry.gpus if g.state is GpuState.LOST)
+    followed = telemetry.followed_gpu
+    if followed is None:
+        return GpuStatus(available=True, gpus=len(telemetry.gpus), lost=lost)
+    readings = followed.readings
+    return GpuStatus(
+        available=True,
+        index=followed.info.index,
+        name=followed.info.name,
+        uuid=followed.info.uuid,
+        followed_why=telemetry.followed_why,
+        state="ok" if followed.state is GpuState.OK else "lost",
+        problem=followed.problem,
+        readings={} if readings is None else readings.numbers(),
+        performance_state=None if readings is None else readings.performance_state,
+        throttle_reasons=None if readings is None else readings.throttle_reasons,
+        gpus=len(telemetry.gpus),
+        lost=lost,
     )
 
 

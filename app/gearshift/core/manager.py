@@ -168,6 +168,11 @@ class ModeManager:
         """The mode a switch in flight is heading for, or None when none is."""
         return self._target
 
+    @property
+    def profiles(self) -> Mapping[PerformanceMode, ModeProfile]:
+        """Every mode's profile."""
+        return self._profiles
+
     def profile_of(self, mode: PerformanceMode) -> ModeProfile:
         """The profile of ``mode``."""
         return self._profiles[mode]

@@ -59,7 +59,8 @@ class ModeProfile:
         mode: the mode this profile belongs to.
         fps_min: the lowest frame rate the mode aims for, in frames per second.
         fps_max: the highest, or None when there is no ceiling.
-        preset: the quality preset's name.
+        preset: the quality preset's name (a ``Preset`` value) when no GPU says
+            better; the card and the measured frame rate refine it while the app runs.
         actions: what the mode applies, in order; undone in reverse.
     """
 
@@ -91,14 +92,14 @@ DEFAULT_PROFILES: Mapping[PerformanceMode, ModeProfile] = MappingProxyType(
             mode=PerformanceMode.IMMERSIVE,
             fps_min=60.0,
             fps_max=120.0,
-            preset="high-quality",
+            preset="high",
             actions=(ActionSpec(FRAME_BUDGET),),
         ),
         PerformanceMode.COMPETITIVE: ModeProfile(
             mode=PerformanceMode.COMPETITIVE,
             fps_min=300.0,
             fps_max=None,
-            preset="low-latency",
+            preset="low",
             actions=(ActionSpec(FRAME_BUDGET),),
         ),
     }

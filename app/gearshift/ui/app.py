@@ -9,22 +9,32 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from qasync import QEventLoop, asyncSlot
 
-from gearshift.config import load_settings
+from gearshift.config import GpuSettings, load_settings
 from gearshift.control.exitcodes import ExitCode
 from gearshift.control.protocol import SubsystemHealth
 from gearshift.control.runtime import ControlPlane
 from gearshift.core.budget import BudgetStats
 from gearshift.core.errors import CaptureError, ModeTransitionError
-from gearshift.core.manager import SwitchOutcome, SwitchResult
+from gearshift.core.events import EventBus
+from gearshift.core.manager import ModeManager, SwitchOutcome, SwitchResult
 from gearshift.core.modes import PerformanceMode
+from gearshift.core.presets import PresetChanged
 from gearshift.frames.registry import read_capture
 from gearshift.frames.sources import DemoSource, FrameSource, NoSource, ReplaySource
+from gearshift.gpu.fake import backend_from_env
+from gearshift.gpu.model import TelemetryUpdated
+from gearshift.gpu.nvml import NvmlBackend
+from gearshift.gpu.presets import PresetAdvisor
+from gearshift.gpu.service import GpuService
+from gearshift.gpu.telemetry import GpuTelemetry
 from gearshift.ui.controller import AppController
 from gearshift.ui.dialogs import RollbackDialog, wait_closed
 from gearshift.ui.single_instance import SingleInstance
@@ -61,6 +71,8 @@ class GearshiftApp(QObject):
         controller.stats_updated.connect(self._show_stats)
         controller.switch_failed.connect(self._show_rollback)
         controller.switch_refused.connect(self._show_refusal)
+        controller.gpu_updated.connect(self._show_gpu)
+        controller.preset_changed.connect(self._show_preset)
         self.window.toggle_requested.connect(self.toggle)
         self.window.close_requested.connect(self._on_window_closed)
         if self.tray is not None:
@@ -135,7 +147,9 @@ class GearshiftApp(QObject):
         return SubsystemHealth(state="ok")
 
     def _show_mode(self, mode: PerformanceMode) -> None:
-        self.window.show_mode(self.controller.manager.profile_of(mode))
+        gpu = self.controller.gpu
+        preset = None if gpu is None else gpu.preset(mode).value
+        self.window.show_mode(self.controller.manager.profile_of(mode), preset)
         if self.tray is not None:
             self.tray.show_mode(mode)
         self.window.statusBar().showMessage(f"{mode.label} mode active", 4000)
@@ -145,6 +159,15 @@ class GearshiftApp(QObject):
             self.window.show_stats(stats)
         if self.tray is not None:
             self.tray.show_stats(stats)
+
+    def _show_gpu(self, update: TelemetryUpdated) -> None:
+        if self.window.isVisible():
+            self.window.show_gpu(update.telemetry, update.history)
+
+    def _show_preset(self, change: PresetChanged) -> None:
+        if change.mode is self.controller.mode:
+            self._show_mode(change.mode)
+            self.window.target_label.setToolTip(change.why)
 
     def _show_refusal(self, result: SwitchResult) -> None:
         self.window.statusBar().showMessage(result.describe(), 5000)
@@ -265,7 +288,7 @@ def run_app(args: argparse.Namespace) -> int:
         print(f"gearshift: {loaded.problem}", file=sys.stderr)
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    controller = AppController(source)
+    controller = AppController(source, gpu=gpu_factory(loaded.settings.gpu))
     control = ControlPlane(
         loaded.settings,
         controller.manager,
@@ -274,6 +297,7 @@ def run_app(args: argparse.Namespace) -> int:
         controller.frame_histogram,
         source_label=source.label,
         has_source=not isinstance(source, NoSource),
+        gpu=controller.gpu,
     )
     gearshift = GearshiftApp(controller, QSystemTrayIcon.isSystemTrayAvailable(), control)
     instance.woken.connect(gearshift.show_window)
@@ -288,6 +312,29 @@ def run_app(args: argparse.Namespace) -> int:
     finally:
         wake_timer.stop()
         instance.release()
+
+
+def gpu_factory(settings: GpuSettings) -> Callable[[ModeManager, EventBus], GpuService]:
+    """Makes the app's GPU side from the settings ($GEARSHIFT_FAKE_GPU picks a fake card).
+
+    A $GEARSHIFT_FAKE_GPU that names no model is reported, and the real library is used.
+    """
+
+    def make(manager: ModeManager, events: EventBus) -> GpuService:
+        advisor = PresetAdvisor(time.monotonic, manager.profiles)
+        if not settings.enabled:
+            return GpuService(None, manager, events, advisor, adjust_presets=False)
+        try:
+            backend = backend_from_env(os.environ)
+        except ValueError as error:
+            print(f"gearshift: {error}; using the real NVIDIA library", file=sys.stderr)
+            backend = NvmlBackend()
+        telemetry = GpuTelemetry(backend, interval_s=1.0 / settings.sample_hz, pin=settings.pin)
+        return GpuService(
+            telemetry, manager, events, advisor, adjust_presets=settings.adjust_presets
+        )
+
+    return make
 
 
 def _undo_after_losing_qt(gearshift: GearshiftApp) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -24,7 +24,10 @@ from gearshift.core.histogram import FrameHistogram
 from gearshift.core.live import feed_monitor, publish_stats
 from gearshift.core.manager import ModeManager, SwitchResult
 from gearshift.core.modes import DEFAULT_PROFILES, PerformanceMode
+from gearshift.core.presets import PresetChanged
 from gearshift.frames.sources import FrameSource
+from gearshift.gpu.model import TelemetryUpdated
+from gearshift.gpu.service import GpuService
 
 _log = logging.getLogger(__name__)
 
@@ -44,6 +47,12 @@ class AppController(QObject):
     switch_refused = Signal(object)
     """A SwitchResult that changed nothing: cooldown, busy or already active."""
 
+    gpu_updated = Signal(object)
+    """A TelemetryUpdated: the GPU readings, about four times a second."""
+
+    preset_changed = Signal(object)
+    """A PresetChanged: a mode's preset moved (the card, or the measured frame rate)."""
+
     stopped = Signal()
     """Everything is reverted and no task is left running; the app may exit."""
 
@@ -53,6 +62,7 @@ class AppController(QObject):
         manager: ModeManager | None = None,
         monitor: BudgetMonitor | None = None,
         events: EventBus | None = None,
+        gpu: Callable[[ModeManager, EventBus], GpuService] | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -62,11 +72,15 @@ class AppController(QObject):
         self.manager = manager or ModeManager(core_action_builders(self.monitor), self.events)
         self.frame_histogram = FrameHistogram()
         """Every live frame since start, for the metrics endpoint."""
+        self.gpu = gpu(self.manager, self.events) if gpu is not None else None
+        """The GPU side (telemetry and presets), or None when it was not asked for."""
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = [
             self.events.subscribe(ModeChanged, lambda e: self.mode_changed.emit(e.current)),
             self.events.subscribe(SwitchFailed, lambda e: self.switch_failed.emit(e.error)),
             self.events.subscribe(BudgetStatsUpdated, lambda e: self.stats_updated.emit(e.stats)),
+            self.events.subscribe(TelemetryUpdated, self.gpu_updated.emit),
+            self.events.subscribe(PresetChanged, self.preset_changed.emit),
         ]
         self._stopping = False
 
@@ -84,6 +98,8 @@ class AppController(QObject):
             "frame feed",
         )
         self._spawn(publish_stats(self.monitor, self.events), "stats publisher")
+        if self.gpu is not None:
+            self._spawn(self.gpu.run(), "GPU telemetry")
         _log.info("frame source: %s", self.source.label)
 
     async def request_mode(self, mode: PerformanceMode, force: bool = False) -> None:
@@ -116,6 +132,8 @@ class AppController(QObject):
             _log.error("left applied on quit: %s (%s)", failure.step, failure.reason)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        if self.gpu is not None:
+            self.gpu.close()
         self.stopped.emit()
 
     def _report(self, result: SwitchResult) -> None:

@@ -13,6 +13,10 @@ from PySide6.QtGui import QColor
 
 from gearshift.core.budget import BudgetStats
 
+LEFT_AXIS_PX = 52
+"""The left axis's width, the same on every graph that shares the time axis, so their
+times line up."""
+
 MAX_POINTS = 4000
 """More points than this are thinned before drawing; the peaks are kept."""
 
@@ -26,6 +30,7 @@ class FrameTimeGraph(pg.PlotWidget):
         self.setMinimumHeight(240)
         item = self.getPlotItem()
         item.setLabel("left", "frame time", units="ms")
+        item.getAxis("left").setWidth(LEFT_AXIS_PX)
         item.setLabel("bottom", "time", units="s")
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from gearshift.core.budget import BudgetStats
 from gearshift.core.modes import ModeProfile
+from gearshift.gpu.model import GpuReadings, Telemetry
+from gearshift.ui.gpu_panel import GpuPanel
 from gearshift.ui.graph import FrameTimeGraph
 from gearshift.ui.style import MODE_COLOURS, icon, reading
 
@@ -43,7 +45,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Gearshift")
         self.setWindowIcon(icon("gearshift"))
-        self.resize(860, 520)
+        self.resize(860, 680)
 
         self.mode_label = _named(QLabel(), "modeLabel")
         self.target_label = _named(QLabel(), "targetLabel")
@@ -55,18 +57,21 @@ class MainWindow(QMainWindow):
         self.low1_fps = _named(QLabel(), "low1Fps")
         self.over_budget = _named(QLabel(), "overBudget")
         self.p99 = _named(QLabel(), "p99")
+        self.gpu = GpuPanel(self.graph)
 
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(self._heading())
         layout.addWidget(self.source_label)
-        layout.addWidget(self.graph, stretch=1)
+        layout.addWidget(self.graph, stretch=3)
         layout.addLayout(self._stats_row())
+        layout.addWidget(self.gpu, stretch=2)
         self.setCentralWidget(central)
         self.show_stats(None)
 
-    def show_mode(self, profile: ModeProfile) -> None:
-        """Show ``profile``'s mode as the active one."""
+    def show_mode(self, profile: ModeProfile, preset: str | None = None) -> None:
+        """Show ``profile``'s mode as the active one, with its preset (the profile's
+        own when ``preset`` is None)."""
         colour = MODE_COLOURS[profile.mode].name()
         self.mode_label.setText(
             f"<span style='font-size:18pt; font-weight:600; color:{colour}'>"
@@ -74,7 +79,7 @@ class MainWindow(QMainWindow):
         )
         self.target_label.setText(
             f"target {profile.fps_range_label} · budget {profile.budget_ms:.2f} ms · "
-            f"preset {profile.preset}"
+            f"preset {preset or profile.preset}"
         )
         self.toggle_button.setText(f"Switch to {profile.mode.other.label}")
         self.graph.set_mode_colour(MODE_COLOURS[profile.mode])
@@ -88,6 +93,10 @@ class MainWindow(QMainWindow):
         self.low1_fps.setText(f"1% low: {reading(get('low1_fps'), 'FPS')}")
         self.over_budget.setText(f"Over budget: {reading(get('over_budget_pct'), '%')}")
         self.p99.setText(f"99th pct: {reading(get('p99_ms'), 'ms', 2)}")
+
+    def show_gpu(self, telemetry: Telemetry, history: tuple[GpuReadings, ...]) -> None:
+        """Show the GPU telemetry (or why there is none)."""
+        self.gpu.show_telemetry(telemetry, history)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Hand the decision to the app: hide to the tray, or quit."""

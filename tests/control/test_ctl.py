@@ -42,7 +42,12 @@ class RunningApp:
 
     def __init__(self) -> None:
         self.env = isolated(
-            {**os.environ, "QT_QPA_PLATFORM": "offscreen", "GEARSHIFT_LOG_LEVEL": "info"},
+            {
+                **os.environ,
+                "QT_QPA_PLATFORM": "offscreen",
+                "GEARSHIFT_LOG_LEVEL": "info",
+                "GEARSHIFT_FAKE_GPU": "rtx4070-laptop",
+            },
             "gearshift-ctl-test",
         )
         self.socket_path = Path(self.env["GEARSHIFT_SOCKET"])
@@ -79,7 +84,11 @@ def test_status_of_the_running_app(app: RunningApp) -> None:
     lines = dict(line.split(None, 1) for line in run.stdout.splitlines())
     assert lines["Mode"].startswith("Immersive")
     assert lines["Target"] == "60-120 FPS, budget 16.67 ms"
-    assert lines["GPU"].startswith("N/A")
+    assert lines["GPU"].startswith(
+        "GPU 0 NVIDIA GeForce RTX 4070 Laptop GPU (the only NVIDIA GPU): gpu utilisation 0 %,"
+    )
+    assert "fan N/A" in lines["GPU"]  # a laptop GPU reports no fan
+    assert lines["Preset"].startswith("high (GeForce RTX 4070 Laptop GPU, 8 GB, 55 W: high")
 
 
 def test_switch_then_cooldown_then_force(app: RunningApp) -> None:
@@ -98,7 +107,9 @@ def test_switch_then_cooldown_then_force(app: RunningApp) -> None:
     status = json.loads(ctl(app.socket_path, "status", "--json").stdout)
     assert status["mode"] == "immersive"
     assert status["frames"]["frames"] > 0  # the demo feed is live
-    assert status["gpu"]["available"] is False
+    gpu = status["gpu"]
+    assert gpu["available"] is True and gpu["name"] == "NVIDIA GeForce RTX 4070 Laptop GPU"
+    assert gpu["readings"]["temperature_c"] == 42 and gpu["readings"]["fan_pct"] is None
 
 
 def test_health_json_lists_the_tray(app: RunningApp) -> None:
@@ -107,6 +118,7 @@ def test_health_json_lists_the_tray(app: RunningApp) -> None:
     subsystems = json.loads(run.stdout)["subsystems"]
     assert subsystems["tray"]["state"] == "unavailable"  # offscreen has no tray
     assert subsystems["frames"]["state"] == "ok"
+    assert subsystems["gpu"]["state"] == "ok"
 
 
 def test_watch_streams_events_until_interrupted(app: RunningApp) -> None:

@@ -23,12 +23,14 @@ from gearshift.core.events import EventBus
 from gearshift.core.manager import ModeManager
 from gearshift.core.modes import DEFAULT_PROFILES, PerformanceMode
 from gearshift.frames.sources import DemoSource
+from gearshift.gpu.service import GpuService
 from gearshift.ui.app import GearshiftApp
 from gearshift.ui.controller import AppController
 from tests.fakes.actions import FakeMachine, fake_builders, setting_spec
 from tests.fakes.clock import FakeClock
 
 T = TypeVar("T")
+GpuFactory = Callable[[ModeManager, EventBus], GpuService]
 
 
 @pytest.fixture
@@ -65,7 +67,9 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 class AppRig:
     """A GearshiftApp on a demo feed, with a fake machine action beside the budget."""
 
-    def __init__(self, loop: qasync.QEventLoop, qtbot: QtBot, tray: bool) -> None:
+    def __init__(
+        self, loop: qasync.QEventLoop, qtbot: QtBot, tray: bool, gpu: GpuFactory | None = None
+    ) -> None:
         self.loop = loop
         self.qtbot = qtbot
         self.machine = FakeMachine()
@@ -79,7 +83,9 @@ class AppRig:
         }
         events = EventBus()
         self.manager = ModeManager(builders, events, profiles=profiles, clock=self.clock)
-        self.controller = AppController(DemoSource(seed=1), self.manager, self.monitor, events)
+        self.controller = AppController(
+            DemoSource(seed=1), self.manager, self.monitor, events, gpu=gpu
+        )
         self.app = GearshiftApp(self.controller, tray_available=tray)
         self.run_task: asyncio.Future[int] | None = None
 
@@ -105,8 +111,11 @@ class AppRig:
         return self.run(self.run_task)
 
 
-def _started(loop: qasync.QEventLoop, qtbot: QtBot, tray: bool) -> Iterator[AppRig]:
-    app_rig = AppRig(loop, qtbot, tray=tray)
+def started(
+    loop: qasync.QEventLoop, qtbot: QtBot, tray: bool, gpu: GpuFactory | None = None
+) -> Iterator[AppRig]:
+    """A started AppRig, quit when the test is done."""
+    app_rig = AppRig(loop, qtbot, tray=tray, gpu=gpu)
     app_rig.start()
     yield app_rig
     if app_rig.run_task is not None and not app_rig.run_task.done():
@@ -116,10 +125,10 @@ def _started(loop: qasync.QEventLoop, qtbot: QtBot, tray: bool) -> Iterator[AppR
 @pytest.fixture
 def rig(loop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[AppRig]:
     """A started app with no tray (as offscreen desktops have none); quit afterwards."""
-    yield from _started(loop, qtbot, tray=False)
+    yield from started(loop, qtbot, tray=False)
 
 
 @pytest.fixture
 def tray_rig(loop: qasync.QEventLoop, qtbot: QtBot) -> Iterator[AppRig]:
     """As ``rig``, but with the tray icon built, so its menu can be driven."""
-    yield from _started(loop, qtbot, tray=True)
+    yield from started(loop, qtbot, tray=True)

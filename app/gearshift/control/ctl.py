@@ -18,12 +18,14 @@ from gearshift.control.protocol import (
     ErrorCode,
     Event,
     FrameStats,
+    GpuStatus,
     HealthResult,
     Response,
     StatusResult,
     SwitchResultBody,
 )
 from gearshift.control.server import default_socket_path
+from gearshift.gpu.model import READINGS
 
 EXIT_BY_ERROR = {
     ErrorCode.COOLDOWN: ExitCode.COOLDOWN,
@@ -88,15 +90,14 @@ def _status(client: ApiClient, args: argparse.Namespace) -> int:
         else f"ready ({status.cooldown_s:g} s between switches)"
     )
     fps_max = f"-{status.fps_max:g}" if status.fps_max is not None else "+"
-    gpu = status.gpu.name if status.gpu.available else f"{NA}: {status.gpu.reason}"
     rows = [
         ("Mode", f"{status.mode.capitalize()}{switching}, since {_clock(status.since)}"),
         ("Target", f"{status.fps_min:g}{fps_max} FPS, budget {status.budget_ms:.2f} ms"),
-        ("Preset", status.preset),
+        ("Preset", status.preset + (f" ({status.preset_why})" if status.preset_why else "")),
         ("Applied", ", ".join(status.applied) or "nothing"),
         ("Cooldown", cooldown),
         ("Frames", _frames_line(status.frames)),
-        ("GPU", gpu or NA),
+        ("GPU", _gpu_line(status.gpu)),
     ]
     _print_rows(rows)
     return ExitCode.OK
@@ -181,6 +182,24 @@ def _frames_line(frames: FrameStats) -> str:
         f"{_reading(frames.over_budget_pct, '.1f')}% over {frames.budget_ms:.2f} ms "
         f"({frames.frames} frames, {frames.source})"
     )
+
+
+def _gpu_line(gpu: GpuStatus) -> str:
+    if not gpu.available:
+        return f"{NA}: {gpu.reason}"
+    if gpu.index is None:
+        return f"{NA}: no NVIDIA GPU answers"
+    named = f"GPU {gpu.index} {gpu.name}"
+    if gpu.state == "lost":
+        return f"{named}: not answering ({gpu.problem})"
+    shown = ("utilization_gpu_pct", "temperature_c", "power_w", "clock_graphics_mhz", "fan_pct")
+    readings = ", ".join(
+        f"{spec.label.lower()} {_reading(gpu.readings.get(spec.key), '.0f')}"
+        + (f" {spec.unit}" if gpu.readings.get(spec.key) is not None else "")
+        for spec in READINGS
+        if spec.key in shown
+    )
+    return f"{named} ({gpu.followed_why}): {readings}"
 
 
 def _reading(value: float | None, spec: str) -> str:

@@ -1,5 +1,6 @@
-"""The GPU telemetry panel: a graph under the frame times, on the same time axis, and a
-line of readings that always names the GPU the numbers come from."""
+"""The GPU telemetry panel: a graph under the frame times, on the same time axis (the
+window keeps the two ranges equal), and a line of readings that always names the GPU the
+numbers come from."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from gearshift.core.budget import DEFAULT_WINDOW_S
 from gearshift.gpu.model import GpuReadings, GpuState, Telemetry
 from gearshift.ui.graph import LEFT_AXIS_PX
 from gearshift.ui.style import NOT_AVAILABLE, reading
@@ -23,7 +25,7 @@ CURVES = (
 class GpuGraph(pg.PlotWidget):
     """The followed GPU's recent readings, newest on the right at 0 s."""
 
-    def __init__(self, frame_graph: pg.PlotWidget) -> None:
+    def __init__(self) -> None:
         super().__init__(background="#16181d")
         self.setObjectName("gpuGraph")
         self.setMinimumHeight(120)
@@ -35,8 +37,8 @@ class GpuGraph(pg.PlotWidget):
         item.setMouseEnabled(x=False, y=False)
         item.hideButtons()
         item.addLegend(offset=(8, 4), labelTextSize="8pt", colCount=4)
-        item.setXLink(frame_graph.getPlotItem())
         self.setYRange(0.0, 110.0, padding=0)
+        self.setXRange(-DEFAULT_WINDOW_S, 0.0, padding=0)
         self.curves = {
             key: item.plot(name=name, pen=pg.mkPen(colour, width=1.5))
             for key, name, colour in CURVES
@@ -70,10 +72,10 @@ def _share(value: float | None, whole: float | None) -> float | None:
 class GpuPanel(QWidget):
     """The GPU graph and a line of readings, or why there is no GPU telemetry."""
 
-    def __init__(self, frame_graph: pg.PlotWidget) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.setObjectName("gpuPanel")
-        self.graph = GpuGraph(frame_graph)
+        self.graph = GpuGraph()
         self.title = QLabel()
         self.title.setObjectName("gpuTitle")
         self.title.setWordWrap(True)

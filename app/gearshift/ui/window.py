@@ -57,7 +57,7 @@ class MainWindow(QMainWindow):
         self.low1_fps = _named(QLabel(), "low1Fps")
         self.over_budget = _named(QLabel(), "overBudget")
         self.p99 = _named(QLabel(), "p99")
-        self.gpu = GpuPanel(self.graph)
+        self.gpu = GpuPanel()
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         """Show the rolling statistics; missing readings read N/A."""
         if stats is not None:
             self.graph.show_stats(stats)
+            self.gpu.graph.setXRange(*self.graph.viewRange()[0], padding=0)
         get = (lambda name: getattr(stats, name)) if stats else (lambda name: None)
         self.avg_fps.setText(f"Avg: {reading(get('avg_fps'), 'FPS')}")
         self.low1_fps.setText(f"1% low: {reading(get('low1_fps'), 'FPS')}")

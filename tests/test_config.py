@@ -34,6 +34,16 @@ def test_metrics_settings_are_read(tmp_path: Path) -> None:
         ('[metrics]\naddress = "my-pc.local"\n', "metrics.address"),
         ("[metrics]\ncolour = 'red'\n", "metrics.colour: not a setting Gearshift knows"),
         ("[api]\nenabled = 'maybe'\n", "api.enabled"),
+        ('[gpu]\nenabled = "yes"\n', "gpu.enabled: Input should be a valid boolean (write true"),
+        ("[gpu]\nadjust_presets = 0\n", "gpu.adjust_presets"),
+        ("[gpu]\nsample_hz = 0\n", "gpu.sample_hz: Input should be greater than or equal to 0.1"),
+        ("[gpu]\nsample_hz = 1e-7\n", "gpu.sample_hz"),
+        ("[gpu]\nsample_hz = nan\n", "gpu.sample_hz: Input should be a finite number"),
+        ("[gpu]\nsample_hz = 50\n", "gpu.sample_hz: Input should be less than or equal to 20"),
+        ('[gpu]\nsample_hz = "4"\n', "gpu.sample_hz: Input should be a valid number (write a"),
+        ("[gpu]\nsample_hz = true\n", "gpu.sample_hz"),
+        ("[gpu]\npin = 1\n", "gpu.pin: Input should be a valid string (write text in quotes"),
+        (f'[gpu]\npin = "{"x" * 65}"\n', "gpu.pin: String should have at most 64 characters"),
     ],
 )
 def test_a_bad_file_gives_defaults_and_one_line_and_is_left_alone(
@@ -60,3 +70,15 @@ def test_the_path_follows_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("GEARSHIFT_SETTINGS")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert settings_path() == tmp_path / "config" / "gearshift" / "settings.toml"
+
+
+def test_gpu_settings_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('[gpu]\npin = "01:00.0"\nsample_hz = 2\nadjust_presets = false\n')
+    gpu = load_settings(path).settings.gpu
+    assert (gpu.enabled, gpu.pin, gpu.sample_hz, gpu.adjust_presets) == (
+        True,
+        "01:00.0",
+        2.0,
+        False,
+    )

@@ -70,6 +70,9 @@ def _printing_safely(command: Callable[[], int]) -> int:
     choice, not an error, so it exits quietly (stdout is pointed at /dev/null so the
     interpreter's own flush at exit does not fail again).
     """
+    if sys.stdout is None:  # started with standard output closed (">&-")
+        print("gearshift: standard output is closed: nothing can be printed", file=sys.stderr)
+        return ExitCode.FAILED
     try:
         status = command()
         sys.stdout.flush()

@@ -28,7 +28,9 @@ LOOPBACK = "127.0.0.1"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: "yes" is not true and "4" is not a number; a setting of the wrong type is
+    # reported, not guessed at.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ApiSettings(_Section):
@@ -61,10 +63,10 @@ class GpuSettings(_Section):
     """GPU telemetry and the presets the card suggests."""
 
     enabled: bool = True
-    pin: str = ""
+    pin: Annotated[str, Field(max_length=64)] = ""
     """Follow this GPU: its index, UUID or PCI bus id; empty follows the game's GPU."""
-    sample_hz: Annotated[float, Field(gt=0, le=20)] = 4.0
-    """Samples a second."""
+    sample_hz: Annotated[float, Field(ge=0.1, le=20, allow_inf_nan=False)] = 4.0
+    """Samples a second, from 0.1 to 20."""
     adjust_presets: bool = True
     """Let the measured frame rate move each mode's preset while the game runs."""
 
@@ -128,7 +130,18 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         message = first["msg"]
         if first["type"] == "extra_forbidden":
             message = "not a setting Gearshift knows"
+        elif first["type"] in _HINTS:
+            message = f"{message} ({_HINTS[first['type']]})"
         return _unusable(path, f"has an invalid setting {where}: {message}")
+
+
+_HINTS = {
+    "string_type": 'write text in quotes, e.g. pin = "1"',
+    "bool_type": "write true or false, without quotes",
+    "float_type": "write a number without quotes, e.g. 4",
+    "int_type": "write a whole number without quotes",
+}
+"""What to write instead, for the type mistakes people make in TOML."""
 
 
 def _unusable(path: Path, what: str) -> LoadedSettings:

@@ -216,7 +216,7 @@ def test_a_lost_gpu_is_down_and_has_no_readings() -> None:
         )
         == 1
     )
-    assert value(families["gearshift_gpu_up"], "gearshift_gpu_up", gpu="1", name="GPU 1") == 0
+    assert value(families["gearshift_gpu_up"], "gearshift_gpu_up", gpu="1", name="") == 0
     temperatures = families["gearshift_gpu_temperature_celsius"]
     assert [s.labels["gpu"] for s in temperatures] == ["0"]
 

@@ -65,7 +65,7 @@ def test_a_lost_gpu_is_reported_beside_the_one_that_answers() -> None:
     assert second["state"] == "lost" and "fell off the bus" in second["problem"]
     assert second["readings"] is None and second["retry_in_s"] == 1.0
     text = gearshift_gpu(fake="dual-lost").stdout
-    assert "GPU 1  GPU 1  (NOT ANSWERING: it fell off the bus" in text
+    assert "GPU 1  (NOT ANSWERING: it fell off the bus" in text
 
 
 def test_a_mig_card_lists_its_instances() -> None:
@@ -76,7 +76,7 @@ def test_a_mig_card_lists_its_instances() -> None:
 
 def test_a_pin_chooses_the_gpu_followed() -> None:
     report = json.loads(gearshift_gpu("--json", "--pin", "0", fake="dual-lost").stdout)
-    assert report["followed_why"] == "pinned in the settings"
+    assert report["followed_why"] == "pinned with --pin"
 
 
 @pytest.mark.parametrize("model", BROKEN)
@@ -109,3 +109,47 @@ def test_an_unknown_fake_model_is_a_usage_error_naming_the_models() -> None:
     assert run.returncode == ExitCode.USAGE
     assert "GEARSHIFT_FAKE_GPU='rtx9999' names no fake GPU: use one of rtx5080" in run.stderr
     assert run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("pin", ["2", "foo", "0:00.0"])
+def test_a_pin_naming_no_gpu_is_a_usage_error(pin: str) -> None:
+    run = gearshift_gpu("--pin", pin, fake="dual-lost")
+    assert run.returncode == ExitCode.USAGE and run.stdout == ""
+    assert run.stderr.startswith(f"gearshift: --pin {pin!r} names no GPU here: give an index")
+    assert run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("pin", ["", "a\nb", "x" * 100])
+def test_a_pin_that_is_no_gpu_name_at_all_is_refused_by_the_command_line(pin: str) -> None:
+    run = gearshift_gpu("--pin", pin, fake="dual-lost")
+    assert run.returncode == ExitCode.USAGE
+    assert "is not a GPU: give its index, UUID or PCI bus id" in run.stderr
+    assert run.stderr.count("\n") == 1 and len(run.stderr) < 300
+
+
+def test_the_settings_pin_is_followed(tmp_path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[gpu]\npin = "1"\n')
+    env = {**os.environ, "GEARSHIFT_FAKE_GPU": "dual-lost", "GEARSHIFT_SETTINGS": str(settings)}
+    run = subprocess.run(
+        [sys.executable, "-m", "gearshift", "gpu", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    report = json.loads(run.stdout)
+    assert (report["followed"], report["followed_why"]) == (1, "pinned in the settings")
+
+
+def test_closed_standard_output_is_one_line_not_a_traceback() -> None:
+    run = subprocess.run(
+        f"{sys.executable} -m gearshift gpu >&-",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GEARSHIFT_FAKE_GPU": "rtx5080"},
+    )
+    assert run.returncode == ExitCode.FAILED
+    assert run.stderr == "gearshift: standard output is closed: nothing can be printed\n"

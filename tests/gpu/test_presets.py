@@ -134,7 +134,10 @@ def test_frames_over_budget_move_down() -> None:
     clock = FakeClock()
     tuner = PresetTuner(DEFAULT_PROFILES[COMP], H, clock)
     assert feed(tuner, clock, stats(250, 20), 11) == [(10.125, M)]
-    assert tuner.describe() == "measured 250 FPS against a 300 FPS target"
+    assert tuner.describe() == (
+        "measured 250 FPS against a 300 FPS target; moved from high to medium: 20% of "
+        "frames missed the 16.67 ms budget for 10 s"
+    )
 
 
 def test_a_frame_rate_between_the_thresholds_leaves_the_preset_alone() -> None:
@@ -184,7 +187,7 @@ def test_the_advisor_starts_each_mode_from_the_card_and_explains_it() -> None:
     advisor = PresetAdvisor(clock)
     assert (
         advisor.explain()
-        == "no GPU figures: high for Immersive, low for Competitive (the defaults)"
+        == "no GPU figures: high for Immersive, medium for Competitive (the defaults)"
     )
     advisor.use_gpu(card("GeForce RTX 4070 Laptop GPU", ADA, 8, 55))
     assert (advisor.preset(IMM), advisor.preset(COMP)) == (H, M)
@@ -207,3 +210,16 @@ def test_the_card_s_answer_is_cached_for_its_time_to_live() -> None:
     again = advisor.use_gpu(gpu)
     assert again is not first and again == first
     assert advisor.preset(IMM) is U  # worked out afresh from the card
+
+
+@pytest.mark.parametrize(
+    ("memory_gb", "watts"), [(0, 320), (-1, 320), (16, 0), (16, -320), (float("nan"), 320)]
+)
+def test_figures_that_cannot_be_real_are_unknown_not_used(memory_gb: float, watts: float) -> None:
+    tier = card_tier(card("GeForce RTX 4080 SUPER", ADA, memory_gb, watts))
+    assert "nan" not in tier.why and "-" not in tier.why and " 0 " not in tier.why
+    assert tier.capped_by is None or "0 GB" not in tier.capped_by
+
+
+def test_a_generation_newer_than_any_known_counts_as_the_newest() -> None:
+    assert card_tier(card("Next GPU", 13, 16, 360)).preset is U

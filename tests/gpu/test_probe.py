@@ -29,7 +29,8 @@ def test_a_current_desktop_card_as_root_can_use_every_modern_control() -> None:
         "locked_graphics_clocks": None,
         "locked_memory_clocks": None,
         "power_limit": None,
-        "application_clocks": "deprecated in this NVML: locked clocks replace application clocks",
+        "application_clocks": "deprecated by this driver for this card: locked clocks "
+        "replace application clocks",
         "persistence_mode": None,
     }
     assert result.allows("locked_graphics_clocks")

@@ -164,7 +164,8 @@ def test_a_lost_gpu_is_marked_and_the_other_keeps_reporting() -> None:
     assert first.state is GpuState.OK and first.readings is not None
     assert second.state is GpuState.LOST and second.readings is None
     assert second.problem is not None and "fell off the bus" in second.problem
-    assert second.info.name == "GPU 1"  # it never answered, so only its index is known
+    assert not second.info.identified  # it never answered, so only its index is known
+    assert second.info.label == "GPU 1"
     assert telemetry.followed == 0
 
 
@@ -272,7 +273,7 @@ def test_a_pin_naming_no_gpu_falls_back_and_says_so() -> None:
     telemetry = sampler.open()
     assert telemetry.followed == 0
     assert telemetry.followed_why == (
-        "it drives the display (the pinned GPU '7' is not on this machine)"
+        "it drives the display; the pinned GPU '7' is not on this machine, or has never answered"
     )
 
 
@@ -314,3 +315,39 @@ def test_the_schedule_is_fixed_and_skips_missed_ticks() -> None:
     while library.initialised and time.monotonic() < deadline_s:
         time.sleep(0.01)
     assert not library.initialised  # NVML was shut down on the way out
+
+
+@pytest.mark.parametrize("pin", ["²", "①", "1²", "9" * 5000, "x" * 65, "GPU-3060"])
+def test_pins_that_are_no_gpu_match_nothing_and_never_raise(pin: str) -> None:
+    sampler, _ = sampler_on(TWO_ANSWERING)
+    infos = [g.info for g in sampler.open().gpus]
+    assert match_pin(pin, infos) is None  # "GPU-3060": 4 UUID characters are too few
+
+
+def test_the_history_holds_one_gpu_s_readings_only() -> None:
+    clock = FakeClock()
+    sampler, library = sampler_on(TWO_ANSWERING, clock)
+    sampler.open()
+    for _ in range(4):
+        clock.advance(0.25)
+        sampler.sample()
+    library.add_process(1, 4242)
+    sampler.follow_pids({4242})
+    clock.advance(0.25)
+    assert sampler.sample().followed == 1
+    assert [r.power_limit_w for r in sampler.history] == [170.0]  # the 3060's, alone
+
+
+@pytest.mark.parametrize("interval_s", [0.0, -1.0, 1e-7, float("nan"), float("inf"), 11.0])
+def test_an_impossible_interval_is_refused(interval_s: float) -> None:
+    with pytest.raises(ValueError, match="interval_s must be from"):
+        GpuTelemetry(NvmlBackend(FakeNvml("rtx4080super")), interval_s=interval_s)
+
+
+def test_the_fake_refuses_a_gpu_it_does_not_have() -> None:
+    library = FakeNvml("rtx4080super")
+    for index in (-1, 1):
+        with pytest.raises(ValueError, match="GPUs 0 to 0"):
+            library.lose(index)
+    with pytest.raises(ValueError, match="calls must be 1 or more"):
+        library.fail_next(0, 0)

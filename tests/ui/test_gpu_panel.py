@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import numpy as np
 import pytest
 import qasync
 from pytestqt.qtbot import QtBot
 
 from gearshift.core.events import EventBus
 from gearshift.core.manager import ModeManager
+from gearshift.core.metrics import FrameTimes
 from gearshift.core.modes import PerformanceMode
 from gearshift.gpu.fake import FakeNvml
 from gearshift.gpu.nvml import NvmlBackend
 from gearshift.gpu.presets import PresetAdvisor
 from gearshift.gpu.service import GpuService
 from gearshift.gpu.telemetry import GpuTelemetry
+from gearshift.ui.controller import AppController
 from tests.ui.conftest import AppRig, GpuFactory, started
 
 
@@ -82,5 +85,67 @@ def test_no_telemetry_says_why_and_hides_the_graph(gpu_rig: AppRig) -> None:
 def test_a_lost_gpu_that_is_pinned_says_it_is_not_answering(gpu_rig: AppRig) -> None:
     panel = gpu_rig.app.window.gpu
     gpu_rig.wait_for(lambda: "not answering" in panel.readings.text())
-    assert panel.title.text().startswith("GPU 1: GPU 1 (pinned in the settings)")
+    assert panel.title.text().startswith("GPU 1 (pinned in the settings)")
     assert "fell off the bus" in panel.readings.text()
+
+
+class CrashingNvml(FakeNvml):
+    """A library that starts, then fails in a way no NVML error code describes."""
+
+    def nvmlDeviceGetTemperature(self, handle: object, sensor: int) -> int:  # noqa: N802
+        if self.initialised and self.calls > 200:
+            raise RuntimeError("the driver returned garbage")
+        return super().nvmlDeviceGetTemperature(handle, sensor)  # type: ignore[arg-type]
+
+
+def crashing_gpu(manager: ModeManager, events: EventBus) -> GpuService:
+    telemetry = GpuTelemetry(NvmlBackend(CrashingNvml("rtx4080super")), interval_s=0.02)
+    return GpuService(telemetry, manager, events, PresetAdvisor(time.monotonic, manager.profiles))
+
+
+def test_a_crashed_sampler_says_so_and_the_app_still_quits_and_reverts(
+    loop: qasync.QEventLoop, qtbot: QtBot
+) -> None:
+    rig = next(started(loop, qtbot, tray=False, gpu=crashing_gpu))
+    panel = rig.app.window.gpu
+    rig.wait_for(lambda: "stopped after an error" in panel.title.text())
+    assert "the driver returned garbage" in panel.title.text()
+    gpu = rig.controller.gpu
+    assert gpu is not None and not gpu.latest.available
+    rig.run(rig.controller.request_mode(PerformanceMode.COMPETITIVE))
+    assert rig.quit() == 0
+    assert rig.machine.settings["governor"] is None  # undone on the way out
+
+
+class DyingSource:
+    label = "a feed that dies"
+
+    async def batches(self) -> AsyncIterator[FrameTimes]:
+        raise RuntimeError("the capture vanished")
+        yield np.empty(0)  # pragma: no cover - makes this an async generator
+
+
+def test_a_task_that_crashed_does_not_stop_the_mode_being_undone(
+    loop: qasync.QEventLoop, qtbot: QtBot
+) -> None:
+    rig = AppRig(loop, qtbot, tray=False)
+    controller = AppController(DyingSource(), rig.manager, rig.monitor, rig.controller.events)
+    rig.run(controller.start())
+    rig.run(controller.request_mode(PerformanceMode.COMPETITIVE))
+    assert rig.machine.settings["governor"] == "performance"
+    rig.run(controller.stop())
+    assert rig.machine.settings["governor"] is None
+
+
+def no_gpu(manager: ModeManager, events: EventBus) -> GpuService:
+    advisor = PresetAdvisor(time.monotonic, manager.profiles)
+    return GpuService(None, manager, events, advisor, adjust_presets=False)
+
+
+def test_telemetry_turned_off_says_so_even_though_it_was_said_before_the_window_showed(
+    loop: qasync.QEventLoop, qtbot: QtBot
+) -> None:
+    rig = next(started(loop, qtbot, tray=False, gpu=no_gpu))
+    title = rig.app.window.gpu.title.text()
+    assert title == "GPU: GPU telemetry is turned off in the settings ([gpu] enabled)"
+    assert rig.quit() == 0

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument(
         "--pin",
         metavar="GPU",
+        type=_gpu_pin,
         help="follow this GPU: its index, UUID or PCI bus id (default: the settings' pin)",
     )
     return parser
@@ -130,6 +131,17 @@ def _event_list(text: str) -> list[str]:
             f"'{text}' is not a list of events: use one or more of {','.join(EVENT_NAMES)}"
         )
     return list(dict.fromkeys(names))
+
+
+def _gpu_pin(text: str) -> str:
+    pin = text.strip()
+    if not pin or len(pin) > 64 or not pin.isprintable():
+        shown = repr(text) if len(text) <= 64 else f"{text[:64]!r}..."
+        raise argparse.ArgumentTypeError(
+            f"{shown} is not a GPU: give its index, UUID or PCI bus id (one line, at most "
+            "64 characters)"
+        )
+    return pin
 
 
 def _rate(text: str) -> float:

@@ -189,9 +189,11 @@ def _gpu_line(gpu: GpuStatus) -> str:
         return f"{NA}: {gpu.reason}"
     if gpu.index is None:
         return f"{NA}: no NVIDIA GPU answers"
-    named = f"GPU {gpu.index} {gpu.name}"
+    named = f"GPU {gpu.index} {gpu.name}" if gpu.name else f"GPU {gpu.index}"
+    others = [index for index in gpu.lost if index != gpu.index]
+    also = f"; GPU {', '.join(map(str, others))} not answering" if others else ""
     if gpu.state == "lost":
-        return f"{named}: not answering ({gpu.problem})"
+        return f"{named} ({gpu.followed_why}): not answering ({gpu.problem}){also}"
     shown = ("utilization_gpu_pct", "temperature_c", "power_w", "clock_graphics_mhz", "fan_pct")
     readings = ", ".join(
         f"{spec.label.lower()} {_reading(gpu.readings.get(spec.key), '.0f')}"
@@ -199,7 +201,7 @@ def _gpu_line(gpu: GpuStatus) -> str:
         for spec in READINGS
         if spec.key in shown
     )
-    return f"{named} ({gpu.followed_why}): {readings}"
+    return f"{named} ({gpu.followed_why}): {readings}{also}"
 
 
 def _reading(value: float | None, spec: str) -> str:
@@ -222,7 +224,10 @@ def _result(response: Response, model: type[ResultT]) -> ResultT | None:
 def _refused(response: Response) -> int:
     if response.error is None:
         return _fail("Gearshift answered with neither a result nor an error", ExitCode.FAILED)
-    return _fail(response.error.message, EXIT_BY_ERROR.get(response.error.code, ExitCode.FAILED))
+    message = response.error.message
+    if response.error.code == ErrorCode.COOLDOWN:  # the API's "force" is this command's flag
+        message = message.replace("add force to", "add --force to")
+    return _fail(message, EXIT_BY_ERROR.get(response.error.code, ExitCode.FAILED))
 
 
 def _fail(message: str, status: int) -> int:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gearshift.config import load_settings
 from gearshift.control.exitcodes import ExitCode
 from gearshift.core.modes import PerformanceMode
 from gearshift.gpu.fake import backend_from_env
@@ -34,12 +35,26 @@ def run_gpu(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     if args.log_level is None:  # the report says what the log would say twice
         logging.getLogger("gearshift.gpu").setLevel(logging.ERROR)
-    sampler = GpuTelemetry(backend, pin=args.pin)
+    pin, pinned_why = args.pin, "pinned with --pin"
+    if pin is None:
+        loaded = load_settings()
+        if loaded.problem is not None:
+            print(f"gearshift: {loaded.problem}", file=sys.stderr)
+        pin, pinned_why = loaded.settings.gpu.pin or None, "pinned in the settings"
+    sampler = GpuTelemetry(backend, pin=pin, pinned_why=pinned_why)
     try:
         telemetry = sampler.open()
         report = _report(sampler, telemetry)
     finally:
         sampler.close()
+
+    if args.pin is not None and telemetry.available and telemetry.followed_why != pinned_why:
+        print(
+            f"gearshift: --pin {args.pin!r} names no GPU here: give an index "
+            f"(0 to {len(telemetry.gpus) - 1}), a UUID (8 characters or more) or a PCI bus id",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
 
     if args.json:
         print(json.dumps(report, indent=2))
@@ -75,6 +90,9 @@ def _gpu_report(
         "problem": gpu.problem,
         "retry_in_s": None if gpu.retry_in_s is None else round(gpu.retry_in_s, 1),
         "readings": _readings_report(gpu.readings),
+        "processes": None,
+        "probe": None,
+        "presets": None,
     }
     if gpu.state is GpuState.OK:
         report["processes"] = [
@@ -93,12 +111,12 @@ def _gpu_report(
 def _info_report(info: GpuInfo) -> dict[str, Any]:
     return {
         "index": info.index,
-        "name": info.name,
+        "name": info.name or None,
         "uuid": info.uuid,
         "pci_bus_id": info.pci_bus_id,
         "brand": info.brand,
         "architecture": info.architecture,
-        "laptop": info.is_laptop,
+        "laptop": info.is_laptop if info.identified else None,
         "memory_total_mib": info.memory_total_mib,
         "power_w": {
             "default": info.power_default_w,
@@ -115,6 +133,7 @@ def _info_report(info: GpuInfo) -> dict[str, Any]:
         "driver_model": info.driver_model,
         "mig": {
             "enabled": info.mig_enabled,
+            "known": info.identified,
             "instances": [vars(m).copy() for m in info.mig_instances],
         },
     }
@@ -160,7 +179,7 @@ def _print_text(report: dict[str, Any]) -> None:
         f"Driver {driver.get('driver_version') or NA} "
         f"(NVML {driver.get('nvml_version') or NA}, CUDA {driver.get('cuda_version') or NA})"
     )
-    print(f"Followed: GPU {report['followed']}, because {report['followed_why']}")
+    print(f"Followed: GPU {report['followed']} ({report['followed_why']})")
     for gpu in report["gpus"]:
         print()
         _print_gpu(gpu)
@@ -168,9 +187,8 @@ def _print_text(report: dict[str, Any]) -> None:
 
 def _print_gpu(gpu: dict[str, Any]) -> None:
     state = "OK" if gpu["state"] == "ok" else f"NOT ANSWERING: {gpu['problem']}"
-    print(f"GPU {gpu['index']}  {gpu['name']}  ({state})")
-    if gpu["state"] != "ok":
-        print(f"  tried again in {gpu['retry_in_s']} s, then less and less often")
+    name = f"  {gpu['name']}" if gpu["name"] else ""
+    print(f"GPU {gpu['index']}{name}  ({state})")
     power = gpu["power_w"]
     clocks = gpu["max_clocks_mhz"]
     rows = [
@@ -201,7 +219,7 @@ def _print_gpu(gpu: dict[str, Any]) -> None:
         )
     if gpu["readings"] is not None:
         _print_readings(gpu["readings"])
-    if "probe" in gpu:
+    if gpu["probe"] is not None:
         _print_probe(gpu["probe"])
         _print_presets(gpu["presets"])
 
@@ -254,6 +272,8 @@ def _joined(*parts: str | None) -> str:
 
 
 def _mig_line(mig: dict[str, Any]) -> str:
+    if not mig["known"]:
+        return NA
     if mig["enabled"] is None:
         return "not supported"
     if not mig["enabled"]:

@@ -238,7 +238,8 @@ class SubsystemHealth(_Message):
 
 
 class HealthResult(_Message):
-    """The answer to ``health``; ``state`` is the worst of the subsystems'."""
+    """The answer to ``health``; ``state`` is ``ok`` when every subsystem is, else
+    ``degraded``: the app runs, but something it offers does not work."""
 
     state: Literal["ok", "degraded", "unavailable"]
     subsystems: dict[str, SubsystemHealth]

@@ -51,7 +51,6 @@ NO_HOTKEY = SubsystemHealth(
     reason="no global hotkey in this version: bind 'gearshift ctl switch toggle' in the "
     "desktop's keyboard shortcut settings",
 )
-_SEVERITY = {"ok": 0, "degraded": 1, "unavailable": 2}
 
 
 def _now() -> datetime:
@@ -188,7 +187,8 @@ class ControlService:
         )
 
     def health(self) -> HealthResult:
-        """Each subsystem's health, and the worst of them."""
+        """Each subsystem's health; overall ``ok`` when all are, else ``degraded`` (the
+        app itself runs, whatever a subsystem lacks)."""
         subsystems = {
             "frames": self._frames_health(),
             "gpu": self._gpu_health(),
@@ -203,8 +203,8 @@ class ControlService:
                 subsystems[name] = SubsystemHealth(
                     state="degraded", reason=f"its health check failed: {error}"
                 )
-        worst = max(subsystems.values(), key=lambda health: _SEVERITY[health.state])
-        return HealthResult(state=worst.state, subsystems=subsystems)
+        all_ok = all(health.state == "ok" for health in subsystems.values())
+        return HealthResult(state="ok" if all_ok else "degraded", subsystems=subsystems)
 
     @staticmethod
     def version() -> VersionResult:
@@ -281,12 +281,18 @@ class ControlService:
         gpu = self.gpu_status()
         if not gpu.available:
             return SubsystemHealth(state="unavailable", reason=gpu.reason)
+        if gpu.state == "lost":
+            return SubsystemHealth(
+                state="degraded",
+                reason=f"GPU {gpu.index} ({gpu.followed_why}) is not answering: {gpu.problem}; "
+                "tried again with back-off",
+            )
         if gpu.lost:
             lost = ", ".join(str(index) for index in gpu.lost)
             return SubsystemHealth(
                 state="degraded",
                 reason=f"GPU {lost} not answering (tried again with back-off); "
-                f"readings from GPU {gpu.index}: {gpu.followed_why}",
+                f"readings from GPU {gpu.index} ({gpu.followed_why})",
             )
         return SubsystemHealth(state="ok")
 
@@ -338,7 +344,7 @@ def gpu_status(telemetry: Telemetry) -> GpuStatus:
     return GpuStatus(
         available=True,
         index=followed.info.index,
-        name=followed.info.name,
+        name=followed.info.name or None,
         uuid=followed.info.uuid,
         followed_why=telemetry.followed_why,
         state="ok" if followed.state is GpuState.OK else "lost",

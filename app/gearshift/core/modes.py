@@ -99,7 +99,7 @@ DEFAULT_PROFILES: Mapping[PerformanceMode, ModeProfile] = MappingProxyType(
             mode=PerformanceMode.COMPETITIVE,
             fps_min=300.0,
             fps_max=None,
-            preset="low",
+            preset="medium",
             actions=(ActionSpec(FRAME_BUDGET),),
         ),
     }

@@ -126,6 +126,8 @@ class PresetTuner:
         self.policy = policy or TunerPolicy()
         self.measured_fps: float | None = None
         """The last average frame rate seen with enough frames, or None."""
+        self.last_move: str | None = None
+        """Why the preset last moved, in words, or None while it never has."""
         self._clock = clock
         self._trend = Trend.STEADY
         self._trend_since_s: float | None = None
@@ -135,6 +137,7 @@ class PresetTuner:
         """Start again from ``start`` (the card's preset changed, say)."""
         self.preset = start
         self._moved_at_s = None
+        self.last_move = None
         self.hold_off()
 
     def hold_off(self) -> None:
@@ -174,13 +177,23 @@ class PresetTuner:
         moved = self.preset.stepped(1 if trend is Trend.UP else -1)
         if moved is self.preset:
             return None  # already at the end of the range
+        if trend is Trend.UP:
+            why = f"the frame rate held {stats.avg_fps:.0f} FPS, far above the target"
+        else:
+            missed = f"{stats.over_budget_pct:.0f}% of frames"
+            why = f"{missed} missed the {stats.budget_ms:.2f} ms budget"
+        self.last_move = (
+            f"moved from {self.preset.value} to {moved.value}: {why} for "
+            f"{self.policy.sustain_s:g} s"
+        )
         self.preset = moved
         self._moved_at_s = now_s
         self._trend_since_s = now_s  # the next move needs a fresh sustained trend
         return moved
 
     def describe(self) -> str | None:
-        """'measured 142 FPS against a 300 FPS target', or None before any frames."""
+        """'measured 142 FPS against a 300 FPS target' (and the last move, if any), or
+        None before any frames."""
         if self.measured_fps is None:
             return None
         profile = self.profile
@@ -189,4 +202,5 @@ class PresetTuner:
             if profile.fps_max is None
             else f"a {profile.fps_min:g}-{profile.fps_max:g} FPS target"
         )
-        return f"measured {self.measured_fps:.0f} FPS against {target}"
+        measured = f"measured {self.measured_fps:.0f} FPS against {target}"
+        return measured if self.last_move is None else f"{measured}; {self.last_move}"

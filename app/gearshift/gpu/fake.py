@@ -390,19 +390,28 @@ class FakeNvml:
 
     def lose(self, index: int, code: int = pynvml.NVML_ERROR_GPU_IS_LOST) -> None:
         """From now on, every call on GPU ``index`` fails with ``code``."""
-        self._cards[index].fault = _Fault(code)
+        self._runtime(index).fault = _Fault(code)
 
     def fail_next(self, index: int, calls: int, code: int = pynvml.NVML_ERROR_UNKNOWN) -> None:
-        """The next ``calls`` calls on GPU ``index`` fail with ``code``, then it answers."""
-        self._cards[index].fault = _Fault(code, calls)
+        """The next ``calls`` calls (one or more) on GPU ``index`` fail with ``code``."""
+        if calls < 1:
+            raise ValueError(f"calls must be 1 or more, got {calls}")
+        self._runtime(index).fault = _Fault(code, calls)
 
     def recover(self, index: int) -> None:
         """GPU ``index`` answers again."""
-        self._cards[index].fault = None
+        self._runtime(index).fault = None
 
     def add_process(self, index: int, pid: int, kind: str = "graphics") -> None:
         """List process ``pid`` on GPU ``index`` (a game that renders there, say)."""
-        self._cards[index].extra_processes.append((pid, kind, 512))
+        self._runtime(index).extra_processes.append((pid, kind, 512))
+
+    def _runtime(self, index: int) -> _CardRuntime:
+        if not 0 <= index < len(self._cards):
+            raise ValueError(
+                f"this fake machine has GPUs 0 to {len(self._cards) - 1}, not {index}"
+            )
+        return self._cards[index]
 
     # ------------------------------------------------------------------ system functions
 
@@ -705,8 +714,9 @@ def fake_machine(name: str) -> FakeMachine:
     try:
         return MODELS[name.strip().lower()]
     except KeyError:
+        shown = repr(name) if len(name) <= 40 else f"{name[:40]!r}..."
         raise ValueError(
-            f"{FAKE_GPU_ENV}={name!r} names no fake GPU: use one of {', '.join(MODELS)}"
+            f"{FAKE_GPU_ENV}={shown} names no fake GPU: use one of {', '.join(MODELS)}"
         ) from None
 
 

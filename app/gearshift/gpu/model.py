@@ -97,8 +97,18 @@ class GpuInfo:
 
     @property
     def short_name(self) -> str:
-        """The name without the 'NVIDIA ' prefix, as players say it."""
+        """The name without the 'NVIDIA ' prefix, as players say it ("" when unknown)."""
         return self.name.removeprefix("NVIDIA ").strip()
+
+    @property
+    def identified(self) -> bool:
+        """False for a GPU that has never answered: only its index is known."""
+        return bool(self.name)
+
+    @property
+    def label(self) -> str:
+        """'GPU 0: GeForce RTX 4080 SUPER', or 'GPU 1' when its name is unknown."""
+        return f"GPU {self.index}: {self.short_name}" if self.name else f"GPU {self.index}"
 
 
 @dataclass(frozen=True)

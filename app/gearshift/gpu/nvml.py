@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -79,6 +80,7 @@ ARCHITECTURES = {
     pynvml.NVML_DEVICE_ARCH_ADA: "Ada Lovelace",
     pynvml.NVML_DEVICE_ARCH_HOPPER: "Hopper",
     pynvml.NVML_DEVICE_ARCH_BLACKWELL: "Blackwell",
+    getattr(pynvml, "NVML_DEVICE_ARCH_RUBIN", 13): "Rubin",
 }
 """NVML's architecture numbers (also their order, Kepler 2 to Blackwell 10) by name."""
 
@@ -544,9 +546,10 @@ def _number(value: object) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value: object) -> int | None:
@@ -574,4 +577,4 @@ _FIELD_UNION_MEMBERS = {
 def _field_number(value: Any) -> float | None:
     """The number in an NVML field value, by its declared type."""
     member = _FIELD_UNION_MEMBERS.get(value.valueType)
-    return None if member is None else float(getattr(value.value, member))
+    return None if member is None else _number(getattr(value.value, member))

@@ -13,6 +13,7 @@ time to live, so status requests do not recompute it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -66,16 +67,20 @@ class CardTier:
 
 def card_tier(gpu: GpuInfo) -> CardTier:
     """The tier of ``gpu`` from its power limit, architecture, memory and form factor."""
-    watts = gpu.power_default_w or gpu.power_limit_w
-    memory_gib = gpu.memory_gib
-    figures = [gpu.short_name]
+    watts = _figure(gpu.power_default_w) or _figure(gpu.power_limit_w)
+    memory_gib = _figure(gpu.memory_gib)
+    figures = [gpu.short_name or f"GPU {gpu.index}"]
     if memory_gib is not None:
         figures.append(f"{memory_gib:.0f} GB")
     if watts is not None:
         figures.append(f"{watts:.0f} W")
     why = ", ".join(figures)
 
-    efficiency = EFFICIENCY.get(gpu.generation or 0)
+    efficiency = None
+    if gpu.generation is not None and gpu.generation in EFFICIENCY:
+        efficiency = EFFICIENCY[gpu.generation]
+    elif gpu.generation is not None and gpu.generation > max(EFFICIENCY):
+        efficiency = EFFICIENCY[max(EFFICIENCY)]  # newer than any known: at least as good
     if watts is None or efficiency is None:
         preset = _tier_from_memory(memory_gib)
         return CardTier(preset, None, f"{why} (power or architecture unknown: tier from memory)")
@@ -91,6 +96,13 @@ def card_tier(gpu: GpuInfo) -> CardTier:
     if gpu.is_laptop and preset is Preset.ULTRA:
         preset, capped_by = Preset.HIGH, "a laptop part"
     return CardTier(preset, index, why, capped_by)
+
+
+def _figure(value: float | None) -> float | None:
+    """A figure that can be used: positive and finite; anything else is unknown."""
+    if value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return value
 
 
 def _tier_from_memory(memory_gib: float | None) -> Preset:

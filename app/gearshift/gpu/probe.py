@@ -147,7 +147,9 @@ def _application_clocks(gpu: GpuInfo, facts: ControlFacts, privileged: bool) -> 
     reason = None
     answer = facts.application_clocks
     if answer is Outcome.DEPRECATED:
-        reason = "deprecated in this NVML: locked clocks replace application clocks"
+        reason = (
+            "deprecated by this driver for this card: locked clocks replace application clocks"
+        )
     elif answer is not Outcome.SUPPORTED:
         on_geforce = gpu.brand == "GeForce"
         reason = "not supported on GeForce cards" if on_geforce else "not supported on this card"

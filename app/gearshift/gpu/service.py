@@ -51,6 +51,7 @@ class GpuService:
         self._adjust = adjust_presets
         self._off = Telemetry(available=False, reason=off_reason)
         self._followed_uuid: str | None = None
+        self._stopped: Telemetry | None = None
         self._unsubscribe = [
             events.subscribe(BudgetStatsUpdated, self._on_stats),
             events.subscribe(ModeChanged, self._on_mode_changed),
@@ -61,7 +62,7 @@ class GpuService:
         """The newest snapshot (unavailable, with the reason, when there is none)."""
         if self.telemetry is None:
             return self._off
-        return self.telemetry.latest
+        return self._stopped or self.telemetry.latest
 
     def preset(self, mode: PerformanceMode) -> Preset:
         """The preset ``mode`` uses now."""
@@ -69,7 +70,10 @@ class GpuService:
 
     def explain(self) -> str:
         """Why each mode has its preset, in one line."""
-        return self.advisor.explain(self._manager.mode)
+        why = self.advisor.explain(self._manager.mode)
+        if not self._adjust:
+            why += "; the measured frame rate does not move presets ([gpu] adjust_presets)"
+        return why
 
     async def run(self) -> None:
         """Sample until cancelled; returns at once when there is no telemetry."""
@@ -77,7 +81,17 @@ class GpuService:
             self._events.publish(TelemetryUpdated(self._off))
             return
         if self.telemetry.latest is NOT_STARTED:
-            await self.telemetry.run(self._on_telemetry)
+            try:
+                await self.telemetry.run(self._on_telemetry)
+            except Exception as error:  # the app goes on without GPU telemetry
+                _log.exception("GPU telemetry stopped")
+                self._stopped = Telemetry(
+                    available=False,
+                    reason=f"GPU telemetry stopped after an error ({error}); restart "
+                    "Gearshift to try again",
+                )
+                self._events.publish(TelemetryUpdated(self._stopped))
+                return
         if not self.latest.available:
             _log.warning("%s", self.latest.reason)
 

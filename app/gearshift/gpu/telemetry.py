@@ -39,6 +39,10 @@ _log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S = 0.25
 """Four samples a second."""
 
+MIN_INTERVAL_S = 0.01
+MAX_INTERVAL_S = 10.0
+"""The sampling intervals the sampler takes: 100 samples a second to one every 10 s."""
+
 DEFAULT_HISTORY_S = 60.0
 """How much history of the followed GPU is kept, in seconds."""
 
@@ -51,6 +55,9 @@ ROUND_TIMEOUT_S = 2.0
 
 PROCESS_EVERY_TICKS = 4
 """Process lists (for following the game's GPU) are read on every fourth tick."""
+
+MAX_PIN_CHARS = 64
+"""The longest GPU pin there is: a UUID with its 'GPU-' prefix is 40 characters."""
 
 NOT_STARTED = Telemetry(available=False, reason="GPU telemetry has not started yet")
 
@@ -66,14 +73,15 @@ def match_pin(pin: str, gpus: Iterable[GpuInfo]) -> GpuInfo | None:
     """The GPU a settings pin names: its index ("1"), its UUID (or the start of it,
     8 characters or more) or its PCI bus id ("01:00.0" or the full form)."""
     wanted = pin.strip().lower()
-    if not wanted:
+    if not wanted or len(wanted) > MAX_PIN_CHARS:
         return None
+    by_index = wanted.isascii() and wanted.isdigit() and len(wanted) <= 4
     for gpu in gpus:
-        if wanted.isdigit() and int(wanted) == gpu.index:
+        if by_index and int(wanted) == gpu.index:
             return gpu
         uuid = (gpu.uuid or "").lower()
-        bare = uuid.removeprefix("gpu-")
-        if len(wanted) >= 8 and (uuid.startswith(wanted) or bare.startswith(wanted)):
+        bare_uuid, bare_wanted = uuid.removeprefix("gpu-"), wanted.removeprefix("gpu-")
+        if len(bare_wanted) >= 8 and bare_uuid.startswith(bare_wanted):
             return gpu
         bus = (gpu.pci_bus_id or "").lower()
         if ":" in wanted and bus and (bus == wanted or bus.endswith(":" + wanted)):
@@ -86,6 +94,7 @@ def choose_followed(
     pin: str | None,
     game_pids: frozenset[int],
     processes: dict[int, tuple[GpuProcess, ...]],
+    pinned_why: str = "pinned in the settings",
 ) -> tuple[int | None, str | None]:
     """Which GPU's readings go beside the frame times, and why, in words."""
     if not gpus:
@@ -95,8 +104,8 @@ def choose_followed(
     if pin:
         pinned = match_pin(pin, (g.info for g in gpus))
         if pinned is not None:
-            return pinned.index, "pinned in the settings"
-        note = f" (the pinned GPU '{pin}' is not on this machine)"
+            return pinned.index, pinned_why
+        note = f"; the pinned GPU {pin!r} is not on this machine, or has never answered"
 
     if game_pids:
         for gpu in answering:
@@ -104,7 +113,7 @@ def choose_followed(
             found = sorted(game_pids & pids)
             if found:
                 return gpu.info.index, f"the game (pid {found[0]}) renders on it{note}"
-        note += " (the game is not on an NVIDIA GPU: it may render on the integrated one)"
+        note += "; the game is not on an NVIDIA GPU (it may render on the integrated one)"
 
     for gpu in answering:
         if gpu.info.display_active:
@@ -119,7 +128,7 @@ def _placeholder(index: int) -> GpuInfo:
     """A GPU that did not answer when first asked: only its index is known."""
     return GpuInfo(
         index=index,
-        name=f"GPU {index}",
+        name="",
         uuid=None,
         pci_bus_id=None,
         brand=None,
@@ -146,6 +155,7 @@ class GpuTelemetry:
         interval_s: seconds between samples.
         history_s: seconds of the followed GPU's readings kept.
         pin: the settings' GPU pin (index, UUID or PCI bus id), or None.
+        pinned_why: how a pinned GPU is explained ("pinned in the settings").
         clock: monotonic seconds.
         helper_available: whether root-only controls can go through the helper.
     """
@@ -157,13 +167,17 @@ class GpuTelemetry:
         interval_s: float = DEFAULT_INTERVAL_S,
         history_s: float = DEFAULT_HISTORY_S,
         pin: str | None = None,
+        pinned_why: str = "pinned in the settings",
         clock: Callable[[], float] = time.monotonic,
         helper_available: bool = False,
     ) -> None:
-        if interval_s <= 0:
-            raise ValueError(f"interval_s must be positive, got {interval_s}")
+        if not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
+            raise ValueError(
+                f"interval_s must be from {MIN_INTERVAL_S} to {MAX_INTERVAL_S} s, got {interval_s}"
+            )
         self.interval_s = interval_s
         self.pin = pin or None
+        self.pinned_why = pinned_why
         self.latest = NOT_STARTED
         self.history: deque[GpuReadings] = deque(maxlen=max(1, int(history_s / interval_s)))
         """The followed GPU's readings, oldest first; bounded."""
@@ -180,6 +194,7 @@ class GpuTelemetry:
         self._lost: dict[int, _Lost] = {}
         self._game_pids: frozenset[int] = frozenset()
         self._ticks = 0
+        self._history_of: int | None = None
         self._opened = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -201,7 +216,7 @@ class GpuTelemetry:
             self._opened = True
             count = self._backend.count()
         except GpuUnavailableError as error:
-            _log.info("%s", error)
+            _log.debug("%s", error)  # said once, by whoever shows it
             self.latest = Telemetry(available=False, reason=str(error))
             return self.latest
 
@@ -237,6 +252,9 @@ class GpuTelemetry:
                 _log.info("GPU %d answers again", info.index)
         self.latest = self._snapshot(now_s)
         followed = self.latest.followed_gpu
+        if self.latest.followed != self._history_of:
+            self.history.clear()  # one GPU's readings, never two in one series
+            self._history_of = self.latest.followed
         readings = None if followed is None else followed.readings
         if readings is not None and (not self.history or self.history[-1] is not readings):
             self.history.append(readings)
@@ -367,7 +385,9 @@ class GpuTelemetry:
                         retry_in_s=max(0.0, lost.retry_at_s - now_s),
                     )
                 )
-        followed, why = choose_followed(gpus, self.pin, self._game_pids, self.processes)
+        followed, why = choose_followed(
+            gpus, self.pin, self._game_pids, self.processes, self.pinned_why
+        )
         return Telemetry(
             available=True,
             driver=self._driver,

@@ -100,6 +100,10 @@ class GearshiftApp(QObject):
         self.window.showNormal()
         self.window.raise_()
         self.window.activateWindow()
+        gpu = self.controller.gpu
+        if gpu is not None:  # what arrived while the window was hidden
+            history = () if gpu.telemetry is None else tuple(gpu.telemetry.history)
+            self.window.show_gpu(gpu.latest, history)
 
     @asyncSlot()
     async def toggle(self) -> None:

@@ -9,7 +9,6 @@ nothing about modes itself, the ModeManager does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -124,9 +123,9 @@ class AppController(QObject):
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A task that crashed earlier was logged then (_log_crash); waiting on it here
+        # must not raise again, or the mode would never be undone.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         failures = await self.manager.stop()
         for failure in failures:
             _log.error("left applied on quit: %s (%s)", failure.step, failure.reason)

@@ -103,9 +103,7 @@ class GpuPanel(QWidget):
         info = followed.info
         lost = [g.info.index for g in telemetry.gpus if g.state is GpuState.LOST]
         others = f" · GPU {', '.join(map(str, lost))} not answering" if lost else ""
-        self.title.setText(
-            f"GPU {info.index}: {info.short_name} ({telemetry.followed_why}){others}"
-        )
+        self.title.setText(f"{info.label} ({telemetry.followed_why}){others}")
         if followed.state is GpuState.LOST or followed.readings is None:
             self.readings.setText(f"not answering: {followed.problem or 'no sample yet'}")
             self.graph.show_history((), None)

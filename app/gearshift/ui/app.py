@@ -327,7 +327,9 @@ def gpu_factory(settings: GpuSettings) -> Callable[[ModeManager, EventBus], GpuS
     def make(manager: ModeManager, events: EventBus) -> GpuService:
         advisor = PresetAdvisor(time.monotonic, manager.profiles)
         if not settings.enabled:
-            return GpuService(None, manager, events, advisor, adjust_presets=False)
+            return GpuService(
+                None, manager, events, advisor, adjust_presets=settings.adjust_presets
+            )
         try:
             backend = backend_from_env(os.environ)
         except ValueError as error:

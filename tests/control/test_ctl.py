@@ -99,7 +99,7 @@ def test_switch_then_cooldown_then_force(app: RunningApp) -> None:
     refused = ctl(app.socket_path, "switch", "Immersive")
     assert refused.returncode == ExitCode.COOLDOWN
     assert "Cooling down" in one_line_error(refused)
-    assert refused.stderr.rstrip().endswith("add --force to switch now")
+    assert refused.stderr.rstrip().endswith("force (gearshift ctl switch --force) switches now")
 
     forced = ctl(app.socket_path, "switch", "immersive", "--force", "--json")
     assert forced.returncode == ExitCode.OK

@@ -224,10 +224,7 @@ def _result(response: Response, model: type[ResultT]) -> ResultT | None:
 def _refused(response: Response) -> int:
     if response.error is None:
         return _fail("Gearshift answered with neither a result nor an error", ExitCode.FAILED)
-    message = response.error.message
-    if response.error.code == ErrorCode.COOLDOWN:  # the API's "force" is this command's flag
-        message = message.replace("add force to", "add --force to")
-    return _fail(message, EXIT_BY_ERROR.get(response.error.code, ExitCode.FAILED))
+    return _fail(response.error.message, EXIT_BY_ERROR.get(response.error.code, ExitCode.FAILED))
 
 
 def _fail(message: str, status: int) -> int:

@@ -168,7 +168,8 @@ class ControlService:
             raise ProtocolError(
                 ErrorBody(
                     code=ErrorCode.COOLDOWN,
-                    message=f"{result.describe()}; add force to switch now",
+                    message=f"{result.describe()}; "
+                    "force (gearshift ctl switch --force) switches now",
                     retry_after_s=round(result.cooldown_left_s or 0.0, 3),
                 ),
                 request.id,

@@ -124,7 +124,6 @@ class FakeMachine:
     cards: tuple[FakeCard, ...] = ()
     init_error: int | None = None
     lost: frozenset[int] = frozenset()
-    description: str = ""
 
 
 _GEFORCE_N_A = frozenset(
@@ -288,52 +287,40 @@ _RTX3060 = FakeCard(
 )
 
 
-def _on_linux_595(description: str, *cards: FakeCard, **faults: Any) -> FakeMachine:
+def _on_linux_595(*cards: FakeCard, **faults: Any) -> FakeMachine:
     """A machine on the Linux driver the 4080 SUPER's capture was made with."""
     return FakeMachine(
         driver_version="595.71.05",
         nvml_version="13.595.71",
         cuda_version=13020,
         cards=cards,
-        description=description,
         **faults,
     )
 
 
 MODELS: dict[str, FakeMachine] = {
-    "rtx5080": _on_linux_595("desktop GeForce RTX 5080 (Blackwell)", _RTX5080),
-    "rtx4080super": _on_linux_595("desktop GeForce RTX 4080 SUPER", _RTX4080_SUPER),
-    "rtx4070-laptop": FakeMachine(
+    "rtx5080": _on_linux_595(_RTX5080),
+    "rtx4080super": _on_linux_595(_RTX4080_SUPER),
+    "rtx4070-laptop": FakeMachine(  # beside an integrated GPU, on Windows (WSL2)
         driver_version="566.36",
         nvml_version="12.566.36",
         cuda_version=12070,
         cards=(_RTX4070_LAPTOP,),
-        description="laptop GeForce RTX 4070 beside an integrated GPU",
     ),
-    "rtx2080super": FakeMachine(
+    "rtx2080super": FakeMachine(  # under Windows' WDDM driver model
         driver_version="591.86",
         nvml_version="13.591.86",
         cuda_version=13010,
         cards=(_RTX2080_SUPER,),
-        description="older GeForce RTX 2080 SUPER under Windows (WDDM)",
     ),
-    "a100-mig": _on_linux_595("data-centre A100 in MIG mode", _A100_MIG),
-    "dual-lost": _on_linux_595(
-        "two cards, the second lost from the bus", _RTX4080_SUPER, _RTX3060, lost=frozenset({1})
-    ),
-    "no-driver": _on_linux_595(
-        "no NVIDIA driver (an AMD or Intel machine)",
-        init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND,
-    ),
-    "driver-not-loaded": _on_linux_595(
-        "the driver installed but not loaded", init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED
-    ),
-    "version-mismatch": _on_linux_595(
-        "a driver update without a reboot", init_error=pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH
-    ),
-    "no-permission": _on_linux_595(
-        "no permission on the NVIDIA device files", init_error=pynvml.NVML_ERROR_NO_PERMISSION
-    ),
+    "a100-mig": _on_linux_595(_A100_MIG),
+    "dual-lost": _on_linux_595(_RTX4080_SUPER, _RTX3060, lost=frozenset({1})),
+    # NVML failing to start: no driver (an AMD or Intel machine), a driver installed but
+    # not loaded, a driver update without a reboot, no permission on /dev/nvidia*.
+    "no-driver": _on_linux_595(init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND),
+    "driver-not-loaded": _on_linux_595(init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED),
+    "version-mismatch": _on_linux_595(init_error=pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH),
+    "no-permission": _on_linux_595(init_error=pynvml.NVML_ERROR_NO_PERMISSION),
 }
 """Every fake machine, by the name GEARSHIFT_FAKE_GPU takes."""
 
@@ -720,11 +707,6 @@ def fake_machine(name: str) -> FakeMachine:
         ) from None
 
 
-def fake_library(name: str, clock: Callable[[], float] = time.monotonic) -> Any:
-    """A FakeNvml for the machine called ``name`` (ValueError for an unknown name)."""
-    return FakeNvml(fake_machine(name), clock)
-
-
 def backend_from_env(
     environ: Mapping[str, str], clock: Callable[[], float] = time.monotonic
 ) -> NvmlBackend:
@@ -732,5 +714,5 @@ def backend_from_env(
     library. ValueError (naming the models) when the variable names no model."""
     name = environ.get(FAKE_GPU_ENV, "").strip()
     if name:
-        return NvmlBackend(fake_library(name, clock))
+        return NvmlBackend(FakeNvml(fake_machine(name), clock))
     return NvmlBackend()

@@ -7,7 +7,7 @@ shown as N/A: never 0, never an error.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -206,9 +206,6 @@ READINGS: tuple[ReadingSpec, ...] = (
     ),
 )
 """Every numeric reading, in the order they are shown."""
-
-READING_KEYS = frozenset(f.name for f in fields(GpuReadings)) - {"at_s", "mig_instances"}
-"""Every reading a sample can hold (the numeric ones, the P-state, the throttle reasons)."""
 
 
 @dataclass(frozen=True)

@@ -419,8 +419,9 @@ class NvmlBackend:
         """What NVML says about the controls a mode may use on the GPU at ``index``."""
         nvml = self._nvml
         handle = self._handle(index)
-        limits = self._reader(index)(nvml.nvmlDeviceGetPowerManagementLimitConstraints, handle)
-        restriction = self._reader(index)(
+        read = self._reader(index)
+        limits = read(nvml.nvmlDeviceGetPowerManagementLimitConstraints, handle)
+        restriction = read(
             nvml.nvmlDeviceGetAPIRestriction,
             handle,
             pynvml.NVML_RESTRICTED_API_SET_APPLICATION_CLOCKS,

@@ -14,7 +14,7 @@ from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged
 from gearshift.core.manager import ModeManager
 from gearshift.core.modes import PerformanceMode
 from gearshift.core.presets import Preset, PresetChanged
-from gearshift.gpu.model import Telemetry, TelemetryUpdated
+from gearshift.gpu.model import GpuReadings, Telemetry, TelemetryUpdated
 from gearshift.gpu.presets import PresetAdvisor
 from gearshift.gpu.telemetry import NOT_STARTED, GpuTelemetry
 
@@ -63,6 +63,10 @@ class GpuService:
         if self.telemetry is None:
             return self._off
         return self._stopped or self.telemetry.latest
+
+    def history(self) -> tuple[GpuReadings, ...]:
+        """The followed GPU's recent readings, oldest first (empty with no telemetry)."""
+        return () if self.telemetry is None else tuple(self.telemetry.history)
 
     def preset(self, mode: PerformanceMode) -> Preset:
         """The preset ``mode`` uses now."""
@@ -113,8 +117,7 @@ class GpuService:
                 _log.info("presets from the card: %s", why)
                 for mode in PerformanceMode:
                     self._events.publish(PresetChanged(mode, self.advisor.preset(mode), why))
-        history = () if self.telemetry is None else tuple(self.telemetry.history)
-        self._events.publish(TelemetryUpdated(telemetry, history))
+        self._events.publish(TelemetryUpdated(telemetry, self.history()))
 
     def _on_stats(self, event: BudgetStatsUpdated) -> None:
         if not self._adjust:

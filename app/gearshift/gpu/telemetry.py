@@ -198,11 +198,6 @@ class GpuTelemetry:
         self._opened = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
-    @property
-    def available(self) -> bool:
-        """Whether there is GPU telemetry at all."""
-        return self.latest.available
-
     # ---------------------------------------------------------------- blocking work
 
     def open(self) -> Telemetry:

@@ -102,8 +102,7 @@ class GearshiftApp(QObject):
         self.window.activateWindow()
         gpu = self.controller.gpu
         if gpu is not None:  # what arrived while the window was hidden
-            history = () if gpu.telemetry is None else tuple(gpu.telemetry.history)
-            self.window.show_gpu(gpu.latest, history)
+            self.window.show_gpu(gpu.latest, gpu.history())
 
     @asyncSlot()
     async def toggle(self) -> None:

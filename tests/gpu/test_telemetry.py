@@ -317,6 +317,20 @@ def test_the_schedule_is_fixed_and_skips_missed_ticks() -> None:
     assert not library.initialised  # NVML was shut down on the way out
 
 
+def test_a_sampler_whose_pool_was_shut_under_it_ends_quietly() -> None:
+    """The X server going away kills the Qt loop; at exit the sampler's pool is already
+    shut when the abandoned task is finally closed, and that must not raise."""
+    sampler, _ = sampler_on("rtx4080super", interval_s=0.25)
+
+    async def sleep(seconds: float) -> None:
+        assert sampler._executor is not None
+        sampler._executor.shutdown(wait=True)
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(sampler.run(lambda telemetry: None, sleep=sleep))
+
+
 @pytest.mark.parametrize("pin", ["²", "①", "1²", "9" * 5000, "x" * 65, "GPU-3060"])
 def test_pins_that_are_no_gpu_match_nothing_and_never_raise(pin: str) -> None:
     sampler, _ = sampler_on(TWO_ANSWERING)

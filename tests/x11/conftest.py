@@ -18,6 +18,7 @@ from tests.x11.xtools import (
     refuse,
     require_x11,
     screenshot,
+    stop_process,
     tray_host,
     tray_selection_owner,
     wait_until,
@@ -51,6 +52,22 @@ def tray() -> Window:
         return wait_until(tray_host, timeout_s=5.0, what="trayer's panel")
     except TimeoutError as error:
         refuse(f"no trayer system tray on DISPLAY: {error}")
+
+
+@pytest.fixture
+def private_xvfb(tray: Window) -> Generator[tuple[str, subprocess.Popen[bytes]], None, None]:
+    """A second, throw-away Xvfb (display name, process) that a test may kill."""
+    number = next(n for n in range(150, 200) if not Path(f"/tmp/.X{n}-lock").exists())
+    xvfb = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), what="a private Xvfb")
+        yield f":{number}", xvfb
+    finally:
+        stop_process(xvfb)
 
 
 @pytest.hookimpl(wrapper=True)

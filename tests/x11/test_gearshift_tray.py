@@ -155,22 +155,57 @@ def test_second_start_wakes_the_first_and_exits(gearshift: RunningApp) -> None:
     assert gearshift.process.poll() is None
 
 
-def test_losing_the_x_server_still_undoes_the_mode(tray: Window, tmp_path: Path) -> None:
-    number = next(n for n in range(150, 200) if not Path(f"/tmp/.X{n}-lock").exists())
-    xvfb = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def test_losing_the_x_server_still_undoes_the_mode(
+    private_xvfb: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    display, xvfb = private_xvfb
+    app = RunningApp(tmp_path, display=display)
+    app.wait_for_log("frame source: Demo (simulated)", timeout_s=20)
+    stop_process(xvfb)
+    assert app.process.wait(timeout=20) == 1
+    log = app.log()
+    assert "stopped; 0 action(s) could not be undone" in log
+    assert "the display connection was lost; undid Immersive mode's changes; quit" in log
+    assert "Traceback" not in log
+
+
+XLIB_LOSES_THE_SERVER = """
+import ctypes, sys
+from PySide6.QtWidgets import QApplication
+from gearshift.ui.xio import exit_through
+app = QApplication(["xio-test"])
+def on_lost():
+    print("undone on the way out", flush=True)
+    return 7
+print("installed" if exit_through(app, on_lost) else "not installed", flush=True)
+sys.stdin.readline()  # the test kills the X server, then says go
+xlib = ctypes.CDLL("libX11.so.6")
+xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+xlib.XSync(app.nativeInterface().display(), 0)  # Xlib meets the dead connection
+print("Xlib returned", flush=True)
+"""
+
+
+def test_losing_the_x_server_inside_xlib_runs_the_undo_before_exiting(
+    private_xvfb: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """Qt usually sees the loss first and the loop ends; this forces the other way in,
+    where Xlib itself meets the dead connection and would call exit() at once."""
+    display, xvfb = private_xvfb
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", XLIB_LOSES_THE_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
-    try:
-        wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), what="a private Xvfb")
-        app = RunningApp(tmp_path, display=f":{number}")
-        app.wait_for_log("frame source: Demo (simulated)", timeout_s=20)
-        stop_process(xvfb)
-        assert app.process.wait(timeout=20) == 1
-        log = app.log()
-        assert "stopped; 0 action(s) could not be undone" in log
-        assert "the display connection was lost; undid Immersive mode's changes" in log
-        assert "Traceback" not in log
-    finally:
-        stop_process(xvfb)
+    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout.readline() == b"installed\n"
+    stop_process(xvfb)
+    child.stdin.write(b"go\n")
+    child.stdin.flush()
+    output = child.communicate(timeout=20)[0].decode()
+    assert child.returncode == 7, output
+    assert "undone on the way out" in output
+    assert "Xlib returned" not in output

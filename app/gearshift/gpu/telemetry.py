@@ -337,7 +337,12 @@ class GpuTelemetry:
             return
         # Close NVML on its own thread, after any call still running there; never wait
         # here for a call that may be stuck on a lost card.
-        executor.submit(self.close)
+        try:
+            executor.submit(self.close)
+        except RuntimeError:
+            # The interpreter is exiting and has shut the pool down already (a task
+            # left on a dead event loop ends this way); the exit releases NVML.
+            return
         executor.shutdown(wait=False)
 
     # ---------------------------------------------------------------------- plumbing

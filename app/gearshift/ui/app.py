@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,12 @@ from gearshift.ui.dialogs import RollbackDialog, wait_closed
 from gearshift.ui.single_instance import SingleInstance
 from gearshift.ui.tray import TrayIcon
 from gearshift.ui.window import MainWindow
+from gearshift.ui.xio import exit_through
 
 _log = logging.getLogger(__name__)
+
+LOST_DISPLAY_UNDO_S = 15.0
+"""How long the undo may take once the X server is gone, in seconds."""
 
 NO_DISPLAY_ADVICE = (
     "so the tray app cannot start; headless, use 'gearshift analyze FILE' (see 'gearshift --help')"
@@ -305,6 +310,7 @@ def run_app(args: argparse.Namespace) -> int:
     gearshift = GearshiftApp(controller, QSystemTrayIcon.isSystemTrayAvailable(), control)
     instance.woken.connect(gearshift.show_window)
     wake_timer = _quit_on_signals(gearshift)
+    exit_through(app, lambda: _undo_after_losing_qt(gearshift))
     try:
         with loop:
             return int(loop.run_until_complete(gearshift.run()))
@@ -343,21 +349,32 @@ def gpu_factory(settings: GpuSettings) -> Callable[[ModeManager, EventBus], GpuS
 
 
 def _undo_after_losing_qt(gearshift: GearshiftApp) -> int:
-    """The Qt loop ended without a quit (the X server went away): undo the mode anyway.
+    """The X server went away under Qt: undo the mode anyway, without Qt.
 
-    The mode manager needs no Qt, so it runs its undo on a plain asyncio loop; the
-    frame tasks die with the Qt loop they were on.
+    This runs after Qt's loop ended, or from inside Xlib while the loop is stuck (see
+    ``gearshift.ui.xio``). The mode manager needs no Qt, so its undo runs on a plain
+    asyncio loop of its own thread; the frame tasks die with the Qt loop they were on.
     """
     logging.getLogger("qasync").setLevel(logging.CRITICAL)  # the dead loop's task noise
     if gearshift.control is not None:
         gearshift.control.abandon()
-    failures = asyncio.run(gearshift.controller.manager.stop())
-    left = f"; could not undo {', '.join(f.step for f in failures)}" if failures else ""
-    print(
-        f"gearshift: the display connection was lost; undid {gearshift.controller.mode.label}"
-        f" mode's changes and quit{left}",
-        file=sys.stderr,
-    )
+    outcome: list[str] = []
+
+    def undo() -> None:
+        try:
+            failures = asyncio.run(gearshift.controller.manager.stop())
+        except Exception as error:  # a switch was cut off halfway, say; report it
+            outcome.append(f"could not undo {gearshift.controller.mode.label} mode ({error})")
+            return
+        undone = f"undid {gearshift.controller.mode.label} mode's changes"
+        left = f"; could not undo {', '.join(f.step for f in failures)}" if failures else ""
+        outcome.append(undone + left)
+
+    worker = threading.Thread(target=undo, name="gearshift-undo", daemon=True)
+    worker.start()
+    worker.join(LOST_DISPLAY_UNDO_S)
+    done = outcome[0] if outcome else f"the undo did not finish in {LOST_DISPLAY_UNDO_S:g} s"
+    print(f"gearshift: the display connection was lost; {done}; quit", file=sys.stderr)
     return ExitCode.FAILED
 
 

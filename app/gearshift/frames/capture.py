@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+import numpy.typing as npt
 
 from gearshift.core.errors import (
     CaptureError,
@@ -26,7 +27,13 @@ from gearshift.core.metrics import FrameTimes
 logger = logging.getLogger(__name__)
 
 FORMAT_NAMES: Mapping[str, str] = MappingProxyType(
-    {"mangohud": "MangoHud", "presentmon": "PresentMon", "ocat": "OCAT"}
+    {
+        "mangohud": "MangoHud",
+        "presentmon": "PresentMon",
+        "ocat": "OCAT",
+        "capframex": "CapFrameX",
+        "afterburner": "MSI Afterburner",
+    }
 )
 """Each format's short name, as ``Capture.format`` holds it, and as people write it."""
 
@@ -36,19 +43,31 @@ def format_label(format_name: str) -> str:
     return FORMAT_NAMES.get(format_name, format_name)
 
 
+PRESENTED = "presented"
+DISPLAYED = "displayed"
+VIEWS = (PRESENTED, DISPLAYED)
+"""The two frame-time views: when the game presented each frame (``MsBetweenPresents``
+or ``FrameTime``), and when each frame reached the screen (``MsBetweenDisplayChange``,
+frames that were dropped and never shown left out)."""
+
+SUSPECT_GAP_MS = 1000.0
+"""A frame time this long is checked against the capture's own time stamps."""
+
 COMPOSITOR = "dwm.exe"
 """The Windows compositor: it presents every frame, so it is never the default choice."""
 
 
 @dataclass(frozen=True, eq=False)
 class ProcessFrames:
-    """The frame times of one process in a capture.
+    """The frame times of one process (or one of its swap chains) in a capture.
 
     Equality is identity: the arrays inside do not compare as one truth value.
 
     Attributes:
-        name: the process as the capture names it, e.g. "csgo.exe".
-        frame_times_ms: one frame time per kept row, in milliseconds; read-only.
+        name: the process as the capture names it, e.g. "csgo.exe"; a swap chain is
+            named by its address, e.g. "0x000001D6C8F7A2B0".
+        frame_times_ms: one presented frame time per kept row, in milliseconds;
+            read-only.
         row_durations_ms: how long each kept row lasted in real time, in milliseconds;
             the frame time itself for per-frame captures, the gap between log
             timestamps for sampled logs. Same length as ``frame_times_ms``.
@@ -56,6 +75,14 @@ class ProcessFrames:
             sampled log has one; None means "sum the frame times".
         dropped_invalid: rows dropped because their frame time was missing, not
             finite, zero or negative.
+        displayed_ms: the displayed view, where the capture has it: one time between
+            display changes per frame that was shown (dropped frames and invalid
+            values left out); None when the capture does not record it.
+        suspect: indices into ``frame_times_ms`` of frames of a second or more that
+            the capture's own time stamps do not show: the clock between the two rows
+            moved far less than the frame time says. Used unless excluded.
+        swap_chains: the same process split by swap chain, when it presented to more
+            than one; empty otherwise.
     """
 
     name: str
@@ -63,11 +90,38 @@ class ProcessFrames:
     row_durations_ms: FrameTimes
     duration_s: float | None = None
     dropped_invalid: int = 0
+    displayed_ms: FrameTimes | None = None
+    suspect: npt.NDArray[np.intp] = field(default_factory=lambda: _NO_INDICES)
+    swap_chains: tuple[ProcessFrames, ...] = ()
 
     @property
     def frame_count(self) -> int:
         """How many frame times were kept."""
         return int(self.frame_times_ms.size)
+
+    def view(self, view: str = PRESENTED, exclude_suspect: bool = False) -> FrameTimes:
+        """The frame times to analyse.
+
+        Args:
+            view: ``"presented"`` or ``"displayed"``.
+            exclude_suspect: leave out the suspect frames (presented view only: the
+                displayed view is already per frame shown).
+
+        Raises:
+            ValueError: an unknown view, or the displayed view of a capture that does
+                not record it.
+        """
+        if view == DISPLAYED:
+            if self.displayed_ms is None:
+                raise ValueError("this capture has no displayed frame times")
+            return self.displayed_ms
+        if view != PRESENTED:
+            raise ValueError(f"unknown view '{view}'; use one of {', '.join(VIEWS)}")
+        if exclude_suspect and self.suspect.size:
+            kept = np.delete(self.frame_times_ms, self.suspect)
+            kept.setflags(write=False)
+            return kept
+        return self.frame_times_ms
 
 
 @dataclass(frozen=True)
@@ -132,6 +186,10 @@ class Capture:
         raise ProcessNotFoundError(self.path, f"{reason} {available}")
 
 
+_NO_INDICES: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
+_NO_INDICES.setflags(write=False)
+
+
 def _read_only(values: Sequence[float] | FrameTimes) -> FrameTimes:
     array = np.array(values, dtype=np.float64).reshape(-1)
     array.setflags(write=False)
@@ -143,38 +201,106 @@ def make_process_frames(
     frame_times_ms: Sequence[float] | FrameTimes,
     row_durations_ms: Sequence[float] | FrameTimes | None = None,
     duration_s: float | None = None,
+    *,
+    displayed_ms: Sequence[float] | FrameTimes | None = None,
+    dropped: Sequence[float] | FrameTimes | None = None,
+    time_s: Sequence[float] | FrameTimes | None = None,
+    swap_chains: tuple[ProcessFrames, ...] = (),
 ) -> ProcessFrames:
     """Build a process's frames, dropping rows whose frame time is not usable.
 
     Args:
         name: the process name.
-        frame_times_ms: one frame time per row in milliseconds; NaN marks a missing cell.
+        frame_times_ms: one presented frame time per row in milliseconds; NaN marks a
+            missing cell.
         row_durations_ms: how long each row lasted, in milliseconds; None for a
             per-frame capture, where each row lasts its frame time.
         duration_s: the capture's length from its own clock, or None.
+        displayed_ms: per row, the time between display changes (``MsBetweenDisplayChange``),
+            or None when the capture lacks the column.
+        dropped: per row, 1 where the frame was dropped (never shown), 0 where it was
+            shown; None when unknown (every frame with a display time counts as shown).
+        time_s: per row, the capture's own time stamp in seconds (``TimeInSeconds``),
+            used to flag suspect frames; None when the capture has none.
+        swap_chains: the process split by swap chain (see ``ProcessFrames``).
 
     Returns:
-        The frames, with invalid rows dropped from both arrays and counted.
+        The frames, with invalid rows dropped from every array and counted.
 
     Raises:
-        ValueError: the two arrays differ in length.
+        ValueError: the arrays differ in length.
     """
     times = np.asarray(frame_times_ms, dtype=np.float64).reshape(-1)
     durations = times if row_durations_ms is None else np.asarray(row_durations_ms, np.float64)
-    if durations.shape != times.shape:
-        raise ValueError(f"{name}: {durations.size} row durations for {times.size} frame times")
+    _same_length(name, times, durations, "row durations")
     keep = np.isfinite(times) & (times > 0.0)
-    dropped = int(times.size - np.count_nonzero(keep))
-    if dropped:
-        logger.debug("%s: dropped %d invalid frame times", name, dropped)
+    dropped_count = int(times.size - np.count_nonzero(keep))
+    if dropped_count:
+        logger.debug("%s: dropped %d invalid frame times", name, dropped_count)
 
     return ProcessFrames(
         name=name,
         frame_times_ms=_read_only(times[keep]),
         row_durations_ms=_read_only(durations[keep]),
         duration_s=duration_s,
-        dropped_invalid=dropped,
+        dropped_invalid=dropped_count,
+        displayed_ms=_displayed(name, times, displayed_ms, dropped),
+        suspect=_suspect(name, times, time_s, keep),
+        swap_chains=swap_chains,
     )
+
+
+def _same_length(name: str, times: FrameTimes, other: FrameTimes, what: str) -> None:
+    if other.shape != times.shape:
+        raise ValueError(f"{name}: {other.size} {what} for {times.size} frame times")
+
+
+def _displayed(
+    name: str,
+    times: FrameTimes,
+    displayed_ms: Sequence[float] | FrameTimes | None,
+    dropped: Sequence[float] | FrameTimes | None,
+) -> FrameTimes | None:
+    if displayed_ms is None:
+        return None
+    shown = np.asarray(displayed_ms, dtype=np.float64).reshape(-1)
+    _same_length(name, times, shown, "display times")
+    keep = np.isfinite(shown) & (shown > 0.0)
+    if dropped is not None:
+        flags = np.asarray(dropped, dtype=np.float64).reshape(-1)
+        _same_length(name, times, flags, "dropped flags")
+        keep &= ~(flags > 0)  # NaN (unknown) counts as shown
+    return _read_only(shown[keep])
+
+
+def _suspect(
+    name: str,
+    times: FrameTimes,
+    time_s: Sequence[float] | FrameTimes | None,
+    keep: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.intp]:
+    """Kept frames of a second or more that the time stamps do not show.
+
+    The time stamp of a row is when its present happened, so the stamp gap to the
+    process's previous row is the frame time the clock saw. A frame time over
+    ``SUSPECT_GAP_MS`` whose stamp gap is under half of it did not happen as written.
+    """
+    if time_s is None:
+        return _NO_INDICES
+    stamps = np.asarray(time_s, dtype=np.float64).reshape(-1)
+    _same_length(name, times, stamps, "time stamps")
+    gaps_ms = np.full(times.shape, np.nan)
+    gaps_ms[1:] = np.diff(stamps) * 1000.0
+    with np.errstate(invalid="ignore"):
+        long_frames = keep & (times >= SUSPECT_GAP_MS)
+        unseen = np.isfinite(gaps_ms) & (gaps_ms < times / 2.0)
+    rows = np.flatnonzero(long_frames & unseen)
+    if rows.size == 0:
+        return _NO_INDICES
+    kept_index = np.cumsum(keep) - 1  # a row's position among the kept frames
+    indices = kept_index[rows].astype(np.intp)
+    indices.setflags(write=False)
+    return indices
 
 
 def _has_content(text: str) -> bool:

@@ -71,10 +71,73 @@ class GpuSettings(_Section):
     """Let the measured frame rate move each mode's preset while the game runs."""
 
 
+COOLDOWN_RANGE_S = (0.0, 600.0)
+"""The cooldown a player may set, in seconds."""
+
+DEFAULT_ENTER_COMPETITIVE = "Ctrl+Shift+F10"
+"""Enters Competitive; pressed again, returns to Immersive. Never Ctrl+Alt+F1..F12,
+which switch Linux consoles."""
+
+
+class GeneralSettings(_Section):
+    """How the app behaves on the desktop."""
+
+    cooldown_s: Annotated[
+        float, Field(ge=COOLDOWN_RANGE_S[0], le=COOLDOWN_RANGE_S[1], allow_inf_nan=False)
+    ] = 5.0
+    """Seconds that must pass between switches unless forced, from 0 to 600."""
+    start_at_login: bool = False
+    start_minimised: bool = False
+    """Start in the tray without showing the window (only when a tray is there)."""
+    notifications: bool = True
+    """Tray notifications for switches, rollbacks and automatic switches."""
+
+
+class HotkeySettings(_Section):
+    """Global hotkeys, written as Qt key sequences ("Ctrl+Shift+F10"); empty is off."""
+
+    enabled: bool = True
+    enter_competitive: Annotated[str, Field(max_length=64)] = DEFAULT_ENTER_COMPETITIVE
+    """Enters Competitive; pressed again in Competitive, returns to Immersive."""
+    toggle: Annotated[str, Field(max_length=64)] = ""
+    """Switches to the mode that is not active; off by default."""
+
+
+class GameRule(_Section):
+    """One game that switches to Competitive while it runs."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    """The executable's name as the system lists it, e.g. "cs2" or "cs2.exe"."""
+    path: Annotated[str, Field(max_length=4096)] = ""
+    """Only when the executable is at this path (empty: anywhere)."""
+    cmdline: Annotated[str, Field(max_length=1024)] = ""
+    """Only when the command line contains this text (empty: any)."""
+
+
+class AutoSwitchSettings(_Section):
+    """Automatic switching while a listed game runs."""
+
+    enabled: bool = True
+    games: tuple[GameRule, ...] = ()
+    poll_s: Annotated[float, Field(ge=0.5, le=60, allow_inf_nan=False)] = 2.0
+    """How often to look for games where no event tells, in seconds."""
+
+
+class AdvancedSettings(_Section):
+    """Features still maturing; each is off or on as the window's Advanced tab says."""
+
+    ingest_socket: bool = True
+    """Let game engines push frame times to a local socket."""
+
+
 class Settings(_Section):
     """Everything a player can set."""
 
     version: int = SETTINGS_VERSION
+    general: GeneralSettings = GeneralSettings()
+    hotkeys: HotkeySettings = HotkeySettings()
+    autoswitch: AutoSwitchSettings = AutoSwitchSettings()
+    advanced: AdvancedSettings = AdvancedSettings()
     api: ApiSettings = ApiSettings()
     metrics: MetricsSettings = MetricsSettings()
     gpu: GpuSettings = GpuSettings()

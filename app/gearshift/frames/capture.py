@@ -130,11 +130,13 @@ class Capture:
 
     Attributes:
         path: the file it was read from.
-        format: the tool that wrote it: "mangohud", "presentmon" or "ocat".
+        format: the tool that wrote it, one of the keys of ``FORMAT_NAMES``.
         version: the tool's version as guessed from the layout, e.g. "0.8", "1.x",
             "2.x", "2.x-v2metrics"; a guess, shown to people, never branched on.
         sampled: True when each row summarises a log interval rather than one frame.
         processes: every process in the file, in order of first appearance.
+        metadata: what the tool wrote about the run besides frame times (game, GPU,
+            driver, comment, ...), as written; empty when it wrote nothing. Read-only.
     """
 
     path: str
@@ -142,6 +144,7 @@ class Capture:
     version: str
     sampled: bool
     processes: tuple[ProcessFrames, ...]
+    metadata: Mapping[str, str] = field(default_factory=lambda: _NO_METADATA, hash=False)
 
     def select(self, process: str | None = None) -> ProcessFrames:
         """The process to analyse.
@@ -185,6 +188,8 @@ class Capture:
             reason = f"no process '{process}' in this capture; it holds:"
         raise ProcessNotFoundError(self.path, f"{reason} {available}")
 
+
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 _NO_INDICES: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
 _NO_INDICES.setflags(write=False)
@@ -303,6 +308,22 @@ def _suspect(
     return indices
 
 
+MAX_CAPTURE_BYTES = 3 << 29
+"""The largest capture file read: 1.5 GiB. An hour at 1,000 FPS is about 0.4 GB in
+PresentMon 1.x's columns and 1 GB in 2.x's; a file past the limit is more than one
+sitting, and reading it whole would take several times its size in memory."""
+
+
+def _refuse_oversized(path: str | Path, size_bytes: int) -> None:
+    if size_bytes > MAX_CAPTURE_BYTES:
+        raise CaptureError(
+            path,
+            f"the file is {size_bytes / 1e9:.1f} GB, over the "
+            f"{MAX_CAPTURE_BYTES / 2**30:g} GiB a capture may be; "
+            "record a shorter capture or split this one",
+        )
+
+
 def _has_content(text: str) -> bool:
     return any(not c.isspace() for c in text)
 
@@ -314,24 +335,61 @@ def read_capture_text(path: str | Path) -> str:
     writes) is read too, and text that is not valid UTF-8 is read as Windows-1252 /
     Latin-1, which older Windows tools write process names in.
 
+    A file over ``MAX_CAPTURE_BYTES`` is refused from its size alone, before a byte of
+    it is read.
+
     Raises:
-        CaptureError: the file cannot be opened, or is not a regular file (a pipe or
-            a device could block or never end); the message carries the reason.
+        CaptureError: the file cannot be opened, is not a regular file (a pipe or a
+            device could block or never end), or is over ``MAX_CAPTURE_BYTES``; the
+            message carries the reason.
         UnknownFormatError: the file is binary (a NUL byte outside UTF-16 text).
         EmptyCaptureError: the file is empty or blank.
     """
+    return decode_capture(path, read_capture_bytes(path))
+
+
+def read_capture_bytes(path: str | Path) -> bytes:
+    """A capture file's bytes, as :func:`read_capture_text` reads them.
+
+    Raises:
+        CaptureError: as for :func:`read_capture_text`, but for the content checks.
+    """
     try:
-        if not Path(path).is_file() and Path(path).exists():
-            raise CaptureError(path, "not a regular file; give the path of a capture file")
+        check_capture_file(path)
         data = Path(path).read_bytes()
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         raise CaptureError(path, f"cannot read the file: {reason}") from None
+    logger.debug("read %d bytes from %s", len(data), path)
+    return data
 
+
+def check_capture_file(path: str | Path) -> None:
+    """Refuse, before reading it, a path that is no regular file or is too large.
+
+    Raises:
+        CaptureError: it is a folder, pipe or device, is over ``MAX_CAPTURE_BYTES``,
+            or cannot be looked at; the message says which.
+    """
+    try:
+        if not Path(path).is_file() and Path(path).exists():
+            raise CaptureError(path, "not a regular file; give the path of a capture file")
+        _refuse_oversized(path, Path(path).stat().st_size)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise CaptureError(path, f"cannot read the file: {reason}") from None
+
+
+def decode_capture(path: str | Path, data: bytes) -> str:
+    """A capture's bytes as text (see :func:`read_capture_text`).
+
+    Raises:
+        UnknownFormatError: the bytes are binary (a NUL byte outside UTF-16 text).
+        EmptyCaptureError: there are none, or only blanks.
+    """
     text = _decode(path, data)
     if not _has_content(text):
         raise EmptyCaptureError(path, "the file is empty")
-    logger.debug("read %d bytes from %s", len(data), path)
     return text
 
 

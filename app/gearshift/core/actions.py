@@ -7,7 +7,7 @@ once in a row (apply, revert, apply again) and each apply remembers afresh.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from gearshift.core.budget import BudgetMonitor
@@ -34,6 +34,36 @@ class Action(Protocol):
     async def revert(self) -> None:
         """Put back the state the last apply() found. Raise if that did not take."""
 
+
+class RecordedAction(Action, Protocol):
+    """An action that changes the machine, so that a crash must not leave it changed.
+
+    Before ``apply()`` changes anything it hands ``record`` (through the manager) what
+    it is about to change and the value to restore, and the journal writes that down.
+    After a crash, the restorer registered for ``kind`` is given that record and puts
+    the machine back without the action object that made it.
+
+    Attributes:
+        kind: the action kind the record belongs to, e.g. "cpu_governor"; restorers
+            are found by it.
+    """
+
+    kind: str
+
+    def record(self) -> Mapping[str, JsonValue]:
+        """What apply() is about to change and the value to restore, JSON-ready.
+
+        Read the current state here (it is called right before apply()); the same
+        reading must then be what apply() restores on revert.
+        """
+        ...
+
+
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+"""A value the journal can write as JSON."""
+
+Restorer = Callable[[Mapping[str, JsonValue]], Awaitable[None]]
+"""Puts back what one journal record says an action changed, after a crash."""
 
 ActionBuilder = Callable[[ActionSpec, ModeProfile], Action]
 """Makes the action a spec describes, for the mode whose profile lists it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gearshift.core.metrics import compute_metrics
+from gearshift.core.metrics import compute_metrics, percentile_of_sorted
 from gearshift.core.modes import PerformanceMode, default_budgets_ms
 
 IMMERSIVE = PerformanceMode.IMMERSIVE
@@ -89,3 +89,60 @@ def test_a_game_locked_at_the_budget_rate_is_not_over_budget() -> None:
     assert compute_metrics(locked_300, budgets).over_budget_pct[PerformanceMode.COMPETITIVE] == 0
     slower = np.array([16.68] * 10)
     assert compute_metrics(slower, budgets).over_budget_pct[PerformanceMode.IMMERSIVE] == 100
+
+
+# ----------------------------------------------------- spread: extremes, deviation, variability
+
+
+def test_extremes_deviation_and_variability_by_hand() -> None:
+    # t = 10, 20, 10, 40: mean 20; squared deviations 100, 0, 100, 400 -> variance 150;
+    # consecutive jumps 10, 10, 30 -> variability 50 / 3.
+    m = compute_metrics(np.array([10.0, 20.0, 10.0, 40.0]), default_budgets_ms())
+    assert (m.min_ms, m.max_ms) == (10.0, 40.0)
+    assert m.stddev_ms == pytest.approx(150**0.5)
+    assert m.variability_ms == pytest.approx(50 / 3)
+
+
+def test_variability_tells_alternating_frames_from_a_slow_drift() -> None:
+    # The same 500 frames of 5 ms and 500 of 15 ms: same mean, same deviation, same
+    # percentiles; alternating they jump 10 ms every frame, in two runs almost never.
+    alternating = np.tile([5.0, 15.0], 500)
+    two_runs = np.sort(alternating)
+    a = compute_metrics(alternating, default_budgets_ms())
+    b = compute_metrics(two_runs, default_budgets_ms())
+    assert a.stddev_ms == pytest.approx(b.stddev_ms) == pytest.approx(5.0)
+    assert a.variability_ms == pytest.approx(10.0)
+    assert b.variability_ms == pytest.approx(10.0 / 999)
+
+
+def test_a_single_frame_has_no_variability_and_no_spread() -> None:
+    m = compute_metrics(np.array([7.5]), default_budgets_ms())
+    assert m.variability_ms is None
+    assert m.stddev_ms == 0.0
+    assert m.min_ms == m.max_ms == m.p99_ms == 7.5
+
+
+def test_an_hour_at_1000_fps_is_exact() -> None:
+    # 3.6 million frames alternating 0.9 and 1.1 ms: every metric is known exactly.
+    t = np.tile(np.array([0.9, 1.1], dtype=np.float32), 1_800_000)  # float32 in, float64 used
+    m = compute_metrics(t, default_budgets_ms())
+    exact = pytest.approx
+    assert m.frames == 3_600_000
+    assert m.duration_s == exact(3600.0, rel=1e-7)  # float32 0.9 and 1.1 are off by 1e-8
+    assert m.avg_fps == exact(1000.0, rel=1e-7)
+    assert m.p50_ms == exact(1.0, rel=1e-7)
+    assert (m.min_ms, m.max_ms) == (float(np.float32(0.9)), float(np.float32(1.1)))
+    assert m.stddev_ms == exact(0.1, rel=1e-6)
+    assert m.variability_ms == exact(0.2, rel=1e-6)
+    assert m.low01_fps == exact(1000 / 1.1, rel=1e-7)
+    assert m.over_budget_pct[PerformanceMode.COMPETITIVE] == 0.0
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 10, 1001])
+def test_percentile_of_sorted_equals_numpy(size: int) -> None:
+    rng = np.random.default_rng(size)
+    t = np.sort(rng.gamma(4.0, 2.0, size))
+    for pct in (0, 1, 33.3, 50, 95, 99, 99.9, 100):
+        assert percentile_of_sorted(t, pct) == pytest.approx(
+            float(np.percentile(t, pct)), rel=1e-15, abs=0
+        )

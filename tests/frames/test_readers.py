@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gearshift.core.errors import MissingColumnError, ProcessNotFoundError
+from gearshift.core.errors import ProcessNotFoundError
 from gearshift.frames.capture import Capture
 from gearshift.frames.registry import read_capture
 
@@ -28,7 +28,13 @@ class Expected:
 
 
 EXPECTED: dict[str, Expected | type[Exception]] = {
-    "mangohud_0.4_issue287_excerpt.csv": MissingColumnError,
+    "mangohud_0.4_issue287_excerpt.csv": Expected(
+        "mangohud",
+        "0.4",
+        True,
+        {"mangohud_0.4_issue287_excerpt": 5},
+        "mangohud_0.4_issue287_excerpt",
+    ),
     "mangohud_0.8_overwatch_rx9070xt_run1.csv": Expected(
         "mangohud",
         "0.8",
@@ -84,13 +90,25 @@ def read(folder: Path, name: str) -> Capture:
     return read_capture(folder / name)
 
 
-def test_mangohud_04_is_refused_with_one_line_naming_the_layout(shared_captures: Path) -> None:
-    with pytest.raises(MissingColumnError) as caught:
-        read(shared_captures, "mangohud_0.4_issue287_excerpt.csv")
-    message = str(caught.value)
-    assert "\n" not in message
-    assert "mangohud_0.4_issue287_excerpt.csv" in message
-    assert "0.4 layout" in message and "no frame-time column" in message
+def test_mangohud_04_frame_times_come_from_fps_and_elapsed_is_microseconds(
+    shared_captures: Path,
+) -> None:
+    capture = read(shared_captures, "mangohud_0.4_issue287_excerpt.csv")
+    game = capture.select(None)
+
+    # Rows: fps, cpu load, gpu load, elapsed (us); the first is 88.3473,12,100,169.
+    assert game.frame_times_ms.tolist() == pytest.approx(
+        [1000 / 88.3473, 1000 / 88.1573, 1000 / 88.2238, 1000 / 87.6796, 1000 / 88.6116]
+    )
+    # elapsed 169, 100229, 200286, 300346, 400425 us: 100 ms rows, not per frame.
+    assert game.row_durations_ms.tolist() == pytest.approx(
+        [100.06, 100.06, 100.057, 100.06, 100.079]
+    )
+    assert game.duration_s == pytest.approx((400425 - 169) / 1e6 + 0.10006)
+    # The six system-information names pair up with six values; the empty GPU is left out.
+    assert capture.metadata["os"] == "Debian GNU/Linux bullseye/sid"
+    assert capture.metadata["kernel"] == "5.6.0-1-amd64"
+    assert "gpu" not in capture.metadata
 
 
 def test_mangohud_08_is_sampled_with_duration_from_elapsed(shared_captures: Path) -> None:

@@ -93,9 +93,9 @@ def test_mangohud_with_version_banners(tmp_path: Path) -> None:
     assert frames.frame_times_ms.tolist() == pytest.approx([6.93481, 6.95410])
 
 
-def test_mangohud_without_frametime_column_names_it(tmp_path: Path) -> None:
-    text = MANGOHUD_SYSTEM + "fps,cpu_load,gpu_load,elapsed\n60,20,95,100000000\n"
-    with pytest.raises(MissingColumnError, match="'frametime'"):
+def test_mangohud_without_frametime_or_fps_column_names_them(tmp_path: Path) -> None:
+    text = MANGOHUD_SYSTEM + "cpu_load,gpu_load,elapsed\n20,95,100000000\n"
+    with pytest.raises(MissingColumnError, match="'frametime' nor an 'fps'"):
         read_capture(write(tmp_path, text))
 
 
@@ -176,7 +176,7 @@ def test_format_comes_from_content_not_name(tmp_path: Path) -> None:
 def test_unknown_format_lists_known_ones(tmp_path: Path) -> None:
     with pytest.raises(UnknownFormatError) as caught:
         read_capture(write(tmp_path, "time,value\n1,2\n"))
-    assert "MangoHud, PresentMon, OCAT" in str(caught.value)
+    assert "MangoHud, PresentMon, OCAT, CapFrameX, MSI Afterburner" in str(caught.value)
 
 
 def test_binary_file(tmp_path: Path) -> None:

@@ -10,6 +10,11 @@ from gearshift import __version__
 from gearshift.control.exitcodes import ExitCode
 from gearshift.control.protocol import EVENT_NAMES, MAX_RATE_HZ
 
+FRAME_TIME_VIEWS = ("presented", "displayed")
+"""``analyze --view`` choices, the first the default: ``gearshift.frames.capture.VIEWS``,
+spelled out so that building the parser (for every ``ctl`` command too) does not import
+numpy."""
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 """The log levels --log-level and $GEARSHIFT_LOG_LEVEL accept, in any case."""
 
@@ -45,16 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--demo", action="store_true", help="show a simulated frame-time feed (labelled so)"
     )
+    source.add_argument(
+        "--follow",
+        metavar="FILE",
+        help="also follow PresentMon's CSV output (or a MangoHud log) as it is written: a "
+        "file, or - for standard input ('PresentMon --output_stdout | gearshift --follow -'); "
+        "without --replay or --demo the app always listens to MangoHud's logs and the "
+        "ingest socket",
+    )
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    analyze = commands.add_parser("analyze", help="print the frame-time metrics of a capture file")
-    analyze.add_argument("file", metavar="FILE", help="a MangoHud, PresentMon or OCAT capture")
-    analyze.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    analyze.add_argument(
-        "--process",
-        metavar="NAME",
-        help="the process to analyse (default: the one with the most frames, not dwm.exe)",
-    )
+    _add_analyze(commands)
     _add_ctl(commands)
     gpu = commands.add_parser(
         "gpu",
@@ -71,6 +77,63 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow this GPU: its index, UUID or PCI bus id (default: the settings' pin)",
     )
     return parser
+
+
+def _add_analyze(commands: argparse._SubParsersAction[_Parser]) -> None:
+    analyze = commands.add_parser(
+        "analyze",
+        help="print the frame-time metrics of capture files",
+        description="Print the frame-time metrics of captures from MangoHud, PresentMon, "
+        "OCAT, CapFrameX or MSI Afterburner. One file: a detailed table. Several: side by "
+        "side, a column per capture. Exit status 2 when a capture cannot be read (the "
+        "others are still analysed), 3 when --process names a process a capture lacks.",
+    )
+    analyze.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a capture: MangoHud 0.4+, PresentMon, OCAT, CapFrameX (CSV or JSON) "
+        "or MSI Afterburner (.hml); the format comes from the content",
+    )
+    output = analyze.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON: one file, an object; several, {"captures": [...], "errors": [...]}',
+    )
+    output.add_argument(
+        "--csv",
+        action="store_true",
+        help="print CSV: a header row of metric names, then a row per capture "
+        "(a missing reading is an empty cell)",
+    )
+    analyze.add_argument(
+        "--process",
+        metavar="NAME",
+        help="the process to analyse in each capture (default: the one with the most "
+        "frames, not dwm.exe)",
+    )
+    analyze.add_argument(
+        "--view",
+        choices=FRAME_TIME_VIEWS,
+        default=FRAME_TIME_VIEWS[0],
+        type=str.lower,
+        help="presented: time between the game's presents (default); displayed: time "
+        "between display changes, frames never shown left out (PresentMon, OCAT, CapFrameX)",
+    )
+    analyze.add_argument(
+        "--exclude-suspect",
+        action="store_true",
+        help="leave out frames of a second or more that the capture's own time stamps "
+        "do not show (they are counted and used by default)",
+    )
+    analyze.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also the metrics of every process, and of each swap chain of a process "
+        'that presented to several: a table under the metrics, "breakdown" in JSON, '
+        "a CSV row each",
+    )
 
 
 def _add_ctl(commands: argparse._SubParsersAction[_Parser]) -> None:

@@ -295,8 +295,8 @@ def _suspect(
     stamps = np.asarray(time_s, dtype=np.float64).reshape(-1)
     _same_length(name, times, stamps, "time stamps")
     gaps_ms = np.full(times.shape, np.nan)
-    gaps_ms[1:] = np.diff(stamps) * 1000.0
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # absurd stamps: not finite, not used
+        gaps_ms[1:] = np.diff(stamps) * 1000.0
         long_frames = keep & (times >= SUSPECT_GAP_MS)
         unseen = np.isfinite(gaps_ms) & (gaps_ms < times / 2.0)
     rows = np.flatnonzero(long_frames & unseen)

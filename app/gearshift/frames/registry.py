@@ -54,7 +54,7 @@ READERS: tuple[CaptureReader, ...] = (
     CaptureReader(mangohud.FORMAT, mangohud.sniff, mangohud.parse),
     CaptureReader(presentmon.FORMAT, presentmon.sniff, presentmon.parse, presentmon.parse_stream),
     CaptureReader(ocat.FORMAT, ocat.sniff, ocat.parse),
-    CaptureReader(capframex.FORMAT, capframex.sniff, capframex.parse),
+    CaptureReader(capframex.FORMAT, capframex.sniff, capframex.parse, capframex.parse_stream),
     CaptureReader(afterburner.FORMAT, afterburner.sniff, afterburner.parse),
 )
 """Every reader, tried in this order. No two sniffs say yes to the same first lines:
@@ -132,7 +132,7 @@ def read_capture(path: str | Path) -> Capture:
     check_capture_file(name)
     try:
         capture = _read_plain(name)
-    except OSError:
+    except (OSError, csv.Error):  # a stray CR in the header, say
         capture = None  # the careful path reports it
     if capture is not None:
         return capture

@@ -274,7 +274,10 @@ def analysis_json(analysis: Analysis) -> dict[str, object]:
         "sampled": capture.sampled,
         "view": analysis.options.view,
         "dropped": {"invalid": frames.dropped_invalid, "not_displayed": analysis.not_displayed},
-        "suspect": {"frames": int(frames.suspect.size), "excluded": analysis.suspect_excluded},
+        "suspect": {
+            "frames": int(frames.suspect.size) if frames.suspect_checked else None,
+            "excluded": analysis.suspect_excluded,
+        },
         "swap_chains": len(frames.swap_chains),
         "metadata": dict(capture.metadata),
     }
@@ -292,7 +295,9 @@ def _part_json(part: Part) -> dict[str, object]:
             "invalid": part.frames.dropped_invalid,
             "not_displayed": _not_displayed(part.frames),
         },
-        "suspect": {"frames": int(part.frames.suspect.size)},
+        "suspect": {
+            "frames": int(part.frames.suspect.size) if part.frames.suspect_checked else None
+        },
     }
 
 
@@ -402,7 +407,7 @@ def _csv_row(
         capture.sampled,
         frames.dropped_invalid,
         _not_displayed(frames),
-        int(frames.suspect.size),
+        int(frames.suspect.size) if frames.suspect_checked else None,
         analysis.suspect_excluded,
     ]
     readings = [None if metrics is None else read(metrics) for key, read in METRIC_KEYS[:-1]]
@@ -508,6 +513,8 @@ def _comparison_cells(analysis: Analysis) -> Iterator[tuple[str, str]]:
 
 def _suspect_cell(analysis: Analysis) -> str:
     count = int(analysis.frames.suspect.size)
+    if not analysis.frames.suspect_checked:
+        return "N/A"
     if count == 0:
         return "0"
     return f"{count} ({'left out' if analysis.suspect_excluded else 'used'})"
@@ -571,6 +578,8 @@ def _suspect_line(analysis: Analysis) -> str:
         f"Suspect  {_frames(count)} of {SUSPECT_GAP_MS / 1000:g} s or more that the "
         "time stamps do not show"
     )
+    if not analysis.frames.suspect_checked:
+        return "Suspect  not checked: the capture has no time stamps to check against"
     if count == 0:
         return "Suspect  none"
     if analysis.options.view == DISPLAYED:

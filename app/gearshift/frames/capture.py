@@ -81,6 +81,9 @@ class ProcessFrames:
         suspect: indices into ``frame_times_ms`` of frames of a second or more that
             the capture's own time stamps do not show: the clock between the two rows
             moved far less than the frame time says. Used unless excluded.
+        suspect_checked: whether the capture has the time stamps that check for
+            suspect frames; without them ``suspect`` is empty because nothing was
+            checked, not because nothing was found.
         swap_chains: the same process split by swap chain, when it presented to more
             than one; empty otherwise.
     """
@@ -92,6 +95,7 @@ class ProcessFrames:
     dropped_invalid: int = 0
     displayed_ms: FrameTimes | None = None
     suspect: npt.NDArray[np.intp] = field(default_factory=lambda: _NO_INDICES)
+    suspect_checked: bool = False
     swap_chains: tuple[ProcessFrames, ...] = ()
 
     @property
@@ -251,6 +255,7 @@ def make_process_frames(
         dropped_invalid=dropped_count,
         displayed_ms=_displayed(name, times, displayed_ms, dropped),
         suspect=_suspect(name, times, time_s, keep),
+        suspect_checked=time_s is not None,
         swap_chains=swap_chains,
     )
 

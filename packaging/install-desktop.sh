@@ -2,12 +2,17 @@
 # Put Gearshift's desktop entry, AppStream metainfo and hicolor icons where desktops
 # look for them, or take them away again.
 #
-#   bash packaging/install-desktop.sh [--prefix DIR] [--exec COMMAND]   install
+#   bash packaging/install-desktop.sh [--prefix DIR] [--exec COMMAND] [--helper PATH]
 #   bash packaging/install-desktop.sh [--prefix DIR] --uninstall        remove
 #
 # DIR defaults to /usr/local as root and ~/.local otherwise. COMMAND is what the menu
 # entry runs (default: gearshift); give the full path for a virtual environment or a
-# standalone build that is not on PATH. Every file written is listed in
+# standalone build that is not on PATH. PATH is the privileged gearshift-helper that the
+# polkit policy (DIR/share/polkit-1/actions) lets pkexec start (default: beside COMMAND,
+# else the one on PATH); polkit reads policies from /usr/share/polkit-1/actions only, so
+# for the prompt to name Gearshift install as root with --prefix /usr, or link the file
+# there. The helper must be owned by root and not writable by the user: pkexec runs it
+# as root. Every file written is listed in
 # DIR/share/gearshift/installed-files, and --uninstall removes exactly those, so nothing
 # is left behind and nothing else is touched.
 
@@ -25,11 +30,13 @@ usage() {
 
 if ((EUID == 0)); then prefix=/usr/local; else prefix="$HOME/.local"; fi
 exec_command=gearshift
+helper=""
 mode=install
 while (($#)); do
     case "$1" in
         --prefix) (($# >= 2)) || usage; prefix=$2; shift 2 ;;
         --exec) (($# >= 2)) || usage; exec_command=$2; shift 2 ;;
+        --helper) (($# >= 2)) || usage; helper=$2; shift 2 ;;
         --uninstall) mode=uninstall; shift ;;
         *) usage ;;
     esac
@@ -45,6 +52,18 @@ if [[ -z $prefix ]]; then
 fi
 
 share="$prefix/share"
+
+if [[ -z $helper ]]; then
+    if [[ $exec_command == */* ]]; then
+        helper="$(dirname "$exec_command")/gearshift-helper"
+    else
+        helper=$(command -v gearshift-helper || echo /usr/local/bin/gearshift-helper)
+    fi
+fi
+if [[ $helper != /* || $helper == *[[:cntrl:]]* ]]; then
+    echo "--helper: give the helper's absolute path, on one line" >&2
+    exit "$EXIT_USAGE"
+fi
 
 # The Exec key's form of one argument: quoted when it holds a reserved character, with
 # the four characters that stay special inside quotes escaped, and % doubled.
@@ -106,6 +125,20 @@ install_files() {
     place "$entry" "$share/applications/gearshift.desktop"
     place "$here/$APP_ID.metainfo.xml" "$share/metainfo/$APP_ID.metainfo.xml"
 
+    # The polkit policy names the helper's exact path, which pkexec compares.
+    local policy helper_xml
+    policy=$(mktemp)
+    helper_xml=$(printf '%s' "$helper" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' \
+        -e 's/>/\&gt;/g' -e 's/"/\&quot;/g' -e "s/'/\\&apos;/g")
+    while IFS= read -r line; do
+        if [[ $line == *@HELPER@* ]]; then
+            line="${line%%@HELPER@*}$helper_xml${line#*@HELPER@}"
+        fi
+        printf '%s\n' "$line"
+    done <"$here/io.github.gearshift.helper.policy" >"$policy"
+    place "$policy" "$share/polkit-1/actions/io.github.gearshift.helper.policy"
+    rm -f "$policy"
+
     local icon
     while IFS= read -r -d '' icon; do
         place "$icon" "$share/icons/hicolor/${icon#"$here/icons/hicolor/"}"
@@ -120,7 +153,8 @@ install_files() {
 # anything above it, which other programs share.
 remove_empty_icon_folders() {
     local folder=$1
-    while [[ $folder == "$share/icons/hicolor/"* ]] && rmdir -- "$folder" 2>/dev/null; do
+    while [[ $folder == "$share/icons/hicolor/"* || $folder == "$share/polkit-1"* ]] \
+        && rmdir -- "$folder" 2>/dev/null; do
         folder=$(dirname "$folder")
     done
 }

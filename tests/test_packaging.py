@@ -161,7 +161,7 @@ def test_desktop_install_and_uninstall_leave_nothing_behind(tmp_path: Path) -> N
     assert (share / "icons/hicolor/48x48/apps/gearshift.png").is_file()
     assert (share / "icons/hicolor/scalable/status/gearshift-mode-competitive.svg").is_file()
     installed = (share / "gearshift" / "installed-files").read_text().splitlines()
-    assert len(installed) == 2 + len(THEMED)
+    assert len(installed) == 3 + len(THEMED)  # entry, metainfo, polkit policy, icons
 
     subprocess.run(
         ["bash", str(script), "--prefix", str(prefix), "--uninstall"],

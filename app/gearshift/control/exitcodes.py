@@ -39,6 +39,12 @@ class ExitCode(enum.IntEnum):
     NO_GPU = 10
     """``gpu``: no GPU telemetry here (no NVIDIA driver, a version mismatch, no permission)."""
 
+    NOT_RESTORED = 11
+    """``restore``: a change the journal holds could not be put back; it stays journalled."""
+
+    JOURNAL_CORRUPT = 12
+    """``restore``/``switch``: the journal was corrupt; it was kept aside, nothing restored."""
+
     USAGE = 64
     """The command line itself was wrong (unknown option, missing argument)."""
 

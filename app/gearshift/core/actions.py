@@ -7,7 +7,8 @@ once in a row (apply, revert, apply again) and each apply remembers afresh.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from gearshift.core.budget import BudgetMonitor
@@ -29,7 +30,12 @@ class Action(Protocol):
     timeout_s: float
 
     async def apply(self) -> None:
-        """Remember the current state, then change it. Raise if it did not take."""
+        """Remember the current state, then change it. Raise if it did not take.
+
+        An apply that raises (or is cancelled) must leave nothing half done, except in
+        a RecordedAction: there the manager calls revert() at once instead, which puts
+        back what record() read.
+        """
 
     async def revert(self) -> None:
         """Put back the state the last apply() found. Raise if that did not take."""
@@ -66,7 +72,69 @@ Restorer = Callable[[Mapping[str, JsonValue]], Awaitable[None]]
 """Puts back what one journal record says an action changed, after a crash."""
 
 ActionBuilder = Callable[[ActionSpec, ModeProfile], Action]
-"""Makes the action a spec describes, for the mode whose profile lists it."""
+"""Makes the action a spec describes, for the mode whose profile lists it.
+
+A builder that finds its action cannot work here (no such device, another daemon owns
+the setting) raises ActionUnavailableError; the switch goes on without it.
+"""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One applied change the journal still holds.
+
+    Attributes:
+        entry_id: unique within the journal; the manager picks it.
+        kind: the action kind, to find the restorer by.
+        name: the action's name, for telling the player what was restored.
+        record: what RecordedAction.record() returned.
+    """
+
+    entry_id: str
+    kind: str
+    name: str
+    record: Mapping[str, JsonValue]
+
+
+class Journal(Protocol):
+    """Where a RecordedAction's record is kept while its change is on the machine.
+
+    ``add`` must be durable when it returns (the changes are made right after it);
+    entries come back from ``entries`` in the order they were added. Both take many
+    entries so that a switch costs two durable writes, not two per action.
+    """
+
+    def add(self, entries: Sequence[JournalEntry]) -> None:
+        """Write ``entries`` down, durably (one write), before their changes are made."""
+
+    def remove(self, entry_ids: Sequence[str]) -> None:
+        """Forget entries whose change was reverted; unknown ids are ignored."""
+
+    def entries(self) -> list[JournalEntry]:
+        """What is still applied; raises JournalCorruptError for a broken journal."""
+        ...
+
+
+class MemoryJournal:
+    """A journal that lives as long as the process: for tests and for running without
+    a state folder. It survives no crash."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, JournalEntry] = {}
+
+    def add(self, entries: Sequence[JournalEntry]) -> None:
+        """Keep ``entries``."""
+        for entry in entries:
+            self._entries[entry.entry_id] = entry
+
+    def remove(self, entry_ids: Sequence[str]) -> None:
+        """Drop the entries there are."""
+        for entry_id in entry_ids:
+            self._entries.pop(entry_id, None)
+
+    def entries(self) -> list[JournalEntry]:
+        """The entries, oldest first."""
+        return list(self._entries.values())
 
 
 class FrameBudgetAction:

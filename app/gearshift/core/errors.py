@@ -6,7 +6,12 @@
     ├── ModeError                  a mode switch went wrong
     │   └── ModeTransitionError    a step failed; the switch was rolled back
     ├── ActionError                one action could not apply or revert
-    │   └── ActionTimeoutError     ... because it took longer than its timeout
+    │   ├── ActionTimeoutError     ... because it took longer than its timeout
+    │   ├── TransientActionError   ... for now (a busy service); worth retrying
+    │   ├── ActionUnavailableError the action cannot be used on this machine
+    │   └── JournalError           the switch journal cannot be read or written
+    │       └── JournalCorruptError  ... because the file is not a journal
+    ├── HotkeyError                a global hotkey cannot be used
     └── CaptureError               a frame-time capture cannot be used
         ├── UnknownFormatError     not a format any reader recognises
         ├── MalformedCaptureError  a known format, but the file is broken part-way
@@ -53,11 +58,14 @@ class RollbackReport:
         failed: the step that failed, and why.
         reverted: steps that were undone, in the order they were undone.
         not_reverted: steps whose undo failed too; the machine may still carry them.
+        planned: every step of the switch, in order (empty when not known); those
+            after the failed one were not tried.
     """
 
     failed: StepFailure
     reverted: tuple[str, ...] = ()
     not_reverted: tuple[StepFailure, ...] = field(default_factory=tuple)
+    planned: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -94,6 +102,43 @@ class ActionTimeoutError(ActionError):
         self.step = step
         self.timeout_s = timeout_s
         super().__init__(f"'{step}' did not finish within {timeout_s:g} s")
+
+
+class TransientActionError(ActionError):
+    """An action failed for a reason that may pass (a service busy or restarting).
+
+    The mode manager retries it, with back-off, a bounded number of times; any other
+    ActionError fails the switch at once.
+    """
+
+
+class ActionUnavailableError(ActionError):
+    """An action cannot be used here: no such device, no builder, another daemon owns
+    the setting. The switch goes on without it and shows this line as the reason."""
+
+
+class JournalError(ActionError):
+    """The switch journal cannot be read or written; the message names the file."""
+
+
+class JournalCorruptError(JournalError):
+    """The journal file is not a journal. It was moved aside to ``kept_at`` and none of
+    it was trusted; the message says where it went and what to check by hand."""
+
+    def __init__(self, path: str, kept_at: str, reason: str) -> None:
+        self.path = path
+        self.kept_at = kept_at
+        self.reason = reason
+        super().__init__(
+            f"the switch journal {path} is unreadable ({reason}); it was kept as {kept_at} "
+            "and nothing in it was restored: check the CPU governor, power profile and "
+            "MangoHud's fps_limit by hand"
+        )
+
+
+class HotkeyError(GearshiftError):
+    """A global hotkey cannot be used: the combination is refused, or no way to listen
+    for it works here. The message says why and what to do instead."""
 
 
 class CaptureError(GearshiftError):

@@ -86,8 +86,51 @@ class ModeProfile:
 FRAME_BUDGET = "frame_budget"
 """The action kind that hands the mode's frame budget to the budget monitor."""
 
+POWER_PROFILE = "power_profile"
+"""Hold a power-profiles-daemon profile (params: profile)."""
+PLATFORM_PROFILE = "platform_profile"
+"""The ACPI platform profile in sysfs (params: value)."""
+CPU_EPP = "cpu_epp"
+"""Every CPU's energy-performance preference in sysfs (params: value)."""
+CPU_GOVERNOR = "cpu_governor"
+"""Every CPU's frequency governor in sysfs (params: value)."""
+GPU_CLOCKS = "gpu_clocks"
+"""Lock the NVIDIA GPU's graphics clocks (params: min_mhz, max_mhz, gpu; by default the
+card's top clock, from the probe)."""
+GPU_POWER_LIMIT = "gpu_power_limit"
+"""The NVIDIA GPU's power limit (params: watts, gpu; by default the card's maximum)."""
+PROCESS_PRIORITY = "process_priority"
+"""The game's processes' priority (params: nice, io_class, io_level, cpus)."""
+FPS_LIMIT = "fps_limit"
+"""MangoHud's fps_limit (params: fps; 0 is no limit)."""
+SCREENSAVER = "screensaver"
+"""Inhibit the screensaver and idle (params: none)."""
+SCRIPTS = "scripts"
+"""The player's enter and leave commands (params: none; from the settings)."""
+
+COMPETITIVE_ACTIONS = (
+    ActionSpec(FRAME_BUDGET),
+    ActionSpec(POWER_PROFILE, MappingProxyType({"profile": "performance"})),
+    ActionSpec(PLATFORM_PROFILE, MappingProxyType({"value": "performance"})),
+    # EPP before the governor: intel_pstate refuses EPP changes (EBUSY) while the
+    # governor is "performance", so leaving must put the governor back first.
+    ActionSpec(CPU_EPP, MappingProxyType({"value": "performance"})),
+    ActionSpec(CPU_GOVERNOR, MappingProxyType({"value": "performance"})),
+    ActionSpec(GPU_CLOCKS),
+    ActionSpec(
+        PROCESS_PRIORITY,
+        MappingProxyType({"nice": -5, "io_class": "best-effort", "io_level": 0}),
+    ),
+    ActionSpec(FPS_LIMIT, MappingProxyType({"fps": 0})),
+    ActionSpec(SCREENSAVER),
+    ActionSpec(SCRIPTS),
+)
+"""What Competitive changes, in order; leaving undoes it in reverse."""
+
 DEFAULT_PROFILES: Mapping[PerformanceMode, ModeProfile] = MappingProxyType(
     {
+        # Immersive changes nothing but the budget: leaving Competitive reverts each of
+        # its changes to what the machine had before, which is Immersive's state.
         PerformanceMode.IMMERSIVE: ModeProfile(
             mode=PerformanceMode.IMMERSIVE,
             fps_min=60.0,
@@ -100,7 +143,7 @@ DEFAULT_PROFILES: Mapping[PerformanceMode, ModeProfile] = MappingProxyType(
             fps_min=300.0,
             fps_max=None,
             preset="medium",
-            actions=(ActionSpec(FRAME_BUDGET),),
+            actions=COMPETITIVE_ACTIONS,
         ),
     }
 )

@@ -6,7 +6,8 @@
     └── GpuError                  something about the GPUs went wrong
         ├── GpuUnavailableError   no GPU telemetry at all (no driver, a version
         │                         mismatch after an update, no permission, no GPU)
-        └── GpuDeviceError        one GPU stopped answering; the others go on
+        ├── GpuDeviceError        one GPU stopped answering; the others go on
+        └── GpuControlError       a GPU refused a change (clocks, power limit)
 
 Each ``str()`` is one line for a person that says what would fix it. NVML's own error
 codes are turned into these in one place, ``gearshift.gpu.nvml``.
@@ -60,3 +61,13 @@ class GpuDeviceError(GpuError):
         self.index = index
         self.reason = reason
         super().__init__(f"GPU {index} is not answering: {reason}")
+
+
+class GpuControlError(GpuError):
+    """A GPU refused a change: no permission, not supported, or a value out of range."""
+
+    def __init__(self, index: int, change: str, reason: str) -> None:
+        self.index = index
+        self.change = change
+        self.reason = reason
+        super().__init__(f"GPU {index} refused {change}: {reason}")

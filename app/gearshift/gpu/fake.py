@@ -342,6 +342,12 @@ class _CardRuntime:
     card: FakeCard
     fault: _Fault | None = None
     extra_processes: list[tuple[int, str, int | None]] = field(default_factory=list)
+    locked_clocks_mhz: tuple[int, int] | None = None
+    power_limit_mw: int | None = None  # None: the card's own limit
+
+    @property
+    def limit_mw(self) -> int:
+        return self.card.power_limit_mw if self.power_limit_mw is None else self.power_limit_mw
 
 
 def _error(code: int) -> pynvml.NVMLError:
@@ -354,14 +360,21 @@ class FakeNvml:
     Args:
         machine: the fake machine, or the name of one in MODELS.
         clock: monotonic seconds; readings swing between idle and load with it.
+        root: whether the caller runs as root; without it the setters (locked clocks,
+            power limit) answer NO_PERMISSION, as the real library does.
     """
 
     def __init__(
-        self, machine: FakeMachine | str, clock: Callable[[], float] = time.monotonic
+        self,
+        machine: FakeMachine | str,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        root: bool = False,
     ) -> None:
         if isinstance(machine, str):
             machine = fake_machine(machine)
         self.machine = machine
+        self.root = root
         self._clock = clock
         self._cards = [_CardRuntime(card) for card in machine.cards]
         for index in machine.lost:
@@ -486,10 +499,12 @@ class FakeNvml:
         return self._check(handle, "nvmlDeviceGetPowerManagementDefaultLimit").power_default_mw
 
     def nvmlDeviceGetPowerManagementLimit(self, handle: _Handle) -> int:  # noqa: N802
-        return self._check(handle, "nvmlDeviceGetPowerManagementLimit").power_limit_mw
+        self._check(handle, "nvmlDeviceGetPowerManagementLimit")
+        return self._cards[handle.card].limit_mw
 
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: _Handle) -> int:  # noqa: N802
-        return self._check(handle, "nvmlDeviceGetEnforcedPowerLimit").power_limit_mw
+        self._check(handle, "nvmlDeviceGetEnforcedPowerLimit")
+        return self._cards[handle.card].limit_mw
 
     def nvmlDeviceGetMaxClockInfo(self, handle: _Handle, clock: int) -> int:  # noqa: N802
         card = self._check(handle, "nvmlDeviceGetMaxClockInfo")
@@ -518,7 +533,50 @@ class FakeNvml:
     def nvmlDeviceGetClockInfo(self, handle: _Handle, clock: int) -> int:  # noqa: N802
         self._check(handle, "nvmlDeviceGetClockInfo")
         state = self._state(handle)
-        return _clock_of((state.clock_graphics, state.clock_sm, state.clock_memory), clock)
+        mhz = _clock_of((state.clock_graphics, state.clock_sm, state.clock_memory), clock)
+        locked = self._cards[handle.card].locked_clocks_mhz
+        if locked is not None and clock != pynvml.NVML_CLOCK_MEM:
+            mhz = min(max(mhz, locked[0]), locked[1])
+        return mhz
+
+    # ------------------------------------------------------------------ device: control
+
+    def nvmlDeviceSetGpuLockedClocks(  # noqa: N802
+        self, handle: _Handle, min_mhz: int, max_mhz: int
+    ) -> None:
+        card = self._check(handle, "nvmlDeviceSetGpuLockedClocks")
+        if card.architecture < pynvml.NVML_DEVICE_ARCH_VOLTA:
+            raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        self._require_root()
+        if not 0 < min_mhz <= max_mhz or max_mhz > card.max_clocks[0]:
+            raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        self._cards[handle.card].locked_clocks_mhz = (min_mhz, max_mhz)
+
+    def nvmlDeviceResetGpuLockedClocks(self, handle: _Handle) -> None:  # noqa: N802
+        card = self._check(handle, "nvmlDeviceResetGpuLockedClocks")
+        if card.architecture < pynvml.NVML_DEVICE_ARCH_VOLTA:
+            raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        self._require_root()
+        self._cards[handle.card].locked_clocks_mhz = None
+
+    def nvmlDeviceSetPowerManagementLimit(  # noqa: N802
+        self, handle: _Handle, limit_mw: int
+    ) -> None:
+        card = self._check(handle, "nvmlDeviceSetPowerManagementLimit")
+        if "laptop" in card.name.lower():
+            raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        self._require_root()
+        if not card.power_min_mw <= limit_mw <= card.power_max_mw:
+            raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        self._cards[handle.card].power_limit_mw = int(limit_mw)
+
+    def locked_clocks_mhz(self, index: int) -> tuple[int, int] | None:
+        """The graphics clock range GPU ``index`` is locked to, or None (for tests)."""
+        return self._runtime(index).locked_clocks_mhz
+
+    def power_limit_mw(self, index: int) -> int:
+        """The power limit GPU ``index`` enforces now, in milliwatts (for tests)."""
+        return self._runtime(index).limit_mw
 
     def nvmlDeviceGetTemperature(self, handle: _Handle, sensor: int) -> int:  # noqa: N802
         self._check(handle, "nvmlDeviceGetTemperature")
@@ -561,7 +619,7 @@ class FakeNvml:
         state = self._state(handle)
         known = {
             pynvml.NVML_FI_DEV_POWER_INSTANT: state.power_mw,
-            pynvml.NVML_FI_DEV_POWER_CURRENT_LIMIT: card.power_limit_mw,
+            pynvml.NVML_FI_DEV_POWER_CURRENT_LIMIT: self._cards[handle.card].limit_mw,
             pynvml.NVML_FI_DEV_MEMORY_TEMP: state.temperature + 8,
         }
         values = []
@@ -620,6 +678,10 @@ class FakeNvml:
         self.calls += 1
         if not self.initialised:
             raise _error(pynvml.NVML_ERROR_UNINITIALIZED)
+
+    def _require_root(self) -> None:
+        if not self.root:
+            raise _error(pynvml.NVML_ERROR_NO_PERMISSION)
 
     def _check(self, handle: _Handle, function: str) -> FakeCard:
         """The card behind ``handle``, or the error the real library would raise."""
@@ -714,5 +776,6 @@ def backend_from_env(
     library. ValueError (naming the models) when the variable names no model."""
     name = environ.get(FAKE_GPU_ENV, "").strip()
     if name:
-        return NvmlBackend(FakeNvml(fake_machine(name), clock))
+        # The fake card answers as to a user without root, whoever runs the tests.
+        return NvmlBackend(FakeNvml(fake_machine(name), clock), is_root=False)
     return NvmlBackend()

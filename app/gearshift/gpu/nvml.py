@@ -30,7 +30,12 @@ from typing import Any
 
 import pynvml
 
-from gearshift.gpu.errors import GpuDeviceError, GpuUnavailableError, Unavailability
+from gearshift.gpu.errors import (
+    GpuControlError,
+    GpuDeviceError,
+    GpuUnavailableError,
+    Unavailability,
+)
 from gearshift.gpu.model import DriverInfo, GpuInfo, GpuProcess, GpuReadings, MigInstance
 
 _log = logging.getLogger(__name__)
@@ -69,6 +74,14 @@ _GONE_WORDS = {
     pynvml.NVML_ERROR_UNINITIALIZED: "NVML was shut down under it",
 }
 """Answers that mean the GPU itself stopped answering, with what to tell the player."""
+
+_CONTROL_WORDS = {
+    pynvml.NVML_ERROR_NO_PERMISSION: "it needs root (Gearshift's privileged helper)",
+    pynvml.NVML_ERROR_NOT_SUPPORTED: "this card or driver does not support it",
+    pynvml.NVML_ERROR_INVALID_ARGUMENT: "the value is outside what the card accepts",
+    pynvml.NVML_ERROR_FUNCTION_NOT_FOUND: "this driver's NVML lacks the function",
+}
+"""Why a change was refused, in words, by NVML's answer."""
 
 ARCHITECTURES = {
     pynvml.NVML_DEVICE_ARCH_KEPLER: "Kepler",
@@ -436,6 +449,48 @@ class NvmlBackend:
             application_clocks_need_root=None if restriction is None else bool(restriction),
             privileged=self._is_root,
         )
+
+    # ------------------------------------------------------------------------ control
+
+    def power_limit_mw(self, index: int) -> int | None:
+        """The power limit set on the GPU at ``index`` now, in milliwatts (None: N/A)."""
+        handle = self._handle(index)
+        value = self._reader(index)(self._nvml.nvmlDeviceGetPowerManagementLimit, handle)
+        return None if value is None else int(value)
+
+    def set_power_limit_mw(self, index: int, limit_mw: int) -> None:
+        """Set the GPU's power limit, in milliwatts. Needs root.
+
+        Raises:
+            GpuControlError: refused (no permission, not supported, out of range).
+            GpuDeviceError: the GPU stopped answering.
+        """
+        change = f"a power limit of {limit_mw / 1000:g} W"
+        self._change(index, change, self._nvml.nvmlDeviceSetPowerManagementLimit, limit_mw)
+
+    def set_locked_clocks_mhz(self, index: int, min_mhz: int, max_mhz: int) -> None:
+        """Lock the GPU's graphics clock between ``min_mhz`` and ``max_mhz``. Needs root
+        and Volta or newer; raises as set_power_limit_mw does."""
+        change = f"locking its graphics clock to {min_mhz}-{max_mhz} MHz"
+        self._change(index, change, self._nvml.nvmlDeviceSetGpuLockedClocks, min_mhz, max_mhz)
+
+    def reset_locked_clocks(self, index: int) -> None:
+        """Let the GPU's graphics clock float again; raises as set_power_limit_mw does."""
+        self._change(
+            index, "unlocking its graphics clock", self._nvml.nvmlDeviceResetGpuLockedClocks
+        )
+
+    def _change(self, index: int, change: str, call: Callable[..., Any], *args: Any) -> None:
+        handle = self._handle(index)
+        try:
+            call(handle, *args)
+        except pynvml.NVMLError as error:
+            code = error.value
+            if code in _GONE_WORDS:
+                raise GpuDeviceError(index, _GONE_WORDS[code]) from None
+            raise GpuControlError(
+                index, change, _CONTROL_WORDS.get(code, _error_name(code))
+            ) from None
 
     # ------------------------------------------------------------------------ plumbing
 

@@ -198,6 +198,11 @@ class GpuTelemetry:
         self._opened = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
+    @property
+    def backend(self) -> NvmlBackend:
+        """The NVML adapter this samples through (GPU changes share it)."""
+        return self._backend
+
     # ---------------------------------------------------------------- blocking work
 
     def open(self) -> Telemetry:

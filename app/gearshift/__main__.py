@@ -38,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     headless = args.command is not None
-    if headless and (args.replay is not None or args.demo):
-        parser.error(f"--replay and --demo start the tray app; they do not go with {args.command}")
+    if headless and (args.replay is not None or args.demo or args.follow is not None):
+        parser.error(
+            f"--replay, --demo and --follow start the tray app; they do not go with {args.command}"
+        )
     if args.replay == "":
         parser.error("--replay needs the path of a capture file")
+    if args.follow == "":
+        parser.error("--follow needs a file, or - for standard input")
     # Headless commands print results on stdout and keep stderr for one-line errors.
     configure_logging(args.log_level, default="warning" if headless else "info")
 
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from gearshift.control.ctl import run_ctl
 
         return _printing_safely(lambda: run_ctl(args))
+    if args.command in ("switch", "status", "restore"):
+        from gearshift.control.modecmd import run_mode_command
+
+        return _printing_safely(lambda: run_mode_command(args))
 
     from gearshift.ui.app import run_app
 

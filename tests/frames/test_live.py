@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
 import socket
 import stat
 import struct
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +24,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gearshift.frames import live
+from gearshift.frames import follow, live
+from gearshift.frames.follow import (
+    FollowFeed,
+    MangoHudFeed,
+    MangoHudRows,
+    PresentMonRows,
+    mangohud_log_folders,
+)
 from gearshift.frames.ingest import (
     IngestAddress,
     IngestFeed,
@@ -30,19 +39,10 @@ from gearshift.frames.ingest import (
     default_address,
     parse_datagram,
 )
-from gearshift.frames.live import (
-    FileTail,
-    FollowFeed,
-    LiveSources,
-    MangoHudFeed,
-    MangoHudRows,
-    PipeTail,
-    PresentMonRows,
-    live_sources,
-    mangohud_log_folders,
-)
+from gearshift.frames.live import LiveSources, live_sources
 from gearshift.frames.registry import read_capture
 from gearshift.frames.sources import FeedPoll
+from gearshift.frames.tail import FileTail, PipeTail
 
 SYSTEM_INFO = [
     "os,cpu,gpu,ram,kernel,driver,cpuscheduler",
@@ -302,7 +302,7 @@ def test_mangohud_folders_come_from_its_configuration(tmp_path: Path) -> None:
 
 def test_without_an_output_folder_the_home_folder_is_watched(tmp_path: Path) -> None:
     assert mangohud_log_folders({"HOME": str(tmp_path)}) == (tmp_path,)
-    env = {"HOME": str(tmp_path), live.MANGOHUD_DIR_ENV: f"/a{os.pathsep}/b"}
+    env = {"HOME": str(tmp_path), follow.MANGOHUD_DIR_ENV: f"/a{os.pathsep}/b"}
     assert mangohud_log_folders(env) == (Path("/a"), Path("/b"))
 
 
@@ -640,7 +640,7 @@ def test_live_sources_read_the_socket_in_their_own_thread(tmp_path: Path) -> Non
     of ``batches``; the socket closes with the source."""
     env = {
         "GEARSHIFT_INGEST_SOCKET": str(tmp_path / "ingest.sock"),
-        live.MANGOHUD_DIR_ENV: str(tmp_path),
+        follow.MANGOHUD_DIR_ENV: str(tmp_path),
         "HOME": str(tmp_path),
     }
     sources = live_sources(env=env)
@@ -665,3 +665,84 @@ def test_live_sources_read_the_socket_in_their_own_thread(tmp_path: Path) -> Non
     status = sources.status()
     assert status.state == "live" and status.kind == "ingest" and status.pid == os.getpid()
     assert not (tmp_path / "ingest.sock").exists()
+
+
+# ------------------------------------------------------------- the documented senders
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "ingest.md"
+
+
+def documented(language: str) -> str:
+    """The example sender in docs/ingest.md written in ``language``."""
+    text = DOCS.read_text(encoding="utf-8")
+    return text.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def received(feed: IngestFeed, datagrams: int) -> FeedPoll:
+    """What ``feed`` read once ``datagrams`` datagrams arrived, as one look."""
+    polls: list[FeedPoll] = []
+    deadline(lambda: bool(polls.append(feed.poll(0.0))) or feed.counters.datagrams >= datagrams)
+    frames = np.concatenate([poll.frames_ms for poll in polls])
+    return FeedPoll(frames, polls[-1].label, polls[-1].pid)
+
+
+@pytest.fixture
+def runtime_feed(tmp_path: Path) -> Iterator[tuple[IngestFeed, Path]]:
+    """An ingest socket where the examples look: $XDG_RUNTIME_DIR/gearshift."""
+    feed = IngestFeed(IngestAddress(tmp_path / "gearshift" / "ingest.sock"))
+    feed.open()
+    yield feed, tmp_path
+    feed.close()
+
+
+def test_the_documented_python_sender_works(
+    runtime_feed: tuple[IngestFeed, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed, runtime = runtime_feed
+    code = documented("python")
+    assert len(code.splitlines()) == 5
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    example: dict[str, object] = {}
+    exec(code, example)  # the documented sample, run as written
+    frame_done, gs = example["frame_done"], example["gs"]
+    assert callable(frame_done) and isinstance(gs, socket.socket)
+    with gs:
+        frame_done(6.944)
+        frame_done(7.5)
+    got = received(feed, 2)
+    assert got.frames_ms.tolist() == [6.944, 7.5] and got.pid == os.getpid()
+
+
+def test_the_documented_c_sender_works(runtime_feed: tuple[IngestFeed, Path]) -> None:
+    compiler = next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
+    if compiler is None:
+        pytest.skip("no C compiler here")
+    feed, runtime = runtime_feed
+    body = documented("c")
+    assert len(body.splitlines()) == 5
+    source = runtime / "sender.c"
+    source.write_text(
+        "#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+        "#include <sys/socket.h>\n#include <sys/un.h>\n"
+        + body
+        + "int main(void) { frame_done(4.25); frame_done(16.5); return 0; }\n"
+    )
+    program = runtime / "sender"
+    subprocess.run(
+        [
+            compiler,
+            "-std=c11",
+            "-D_DEFAULT_SOURCE",
+            "-Wall",
+            "-Werror",
+            "-o",
+            str(program),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    sender_run = subprocess.run([str(program)], env={"XDG_RUNTIME_DIR": str(runtime)}, check=True)
+    assert sender_run.returncode == 0
+    got = received(feed, 2)
+    assert got.frames_ms.tolist() == [4.25, 16.5] and feed.counters.malformed == 0

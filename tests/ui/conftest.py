@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -17,7 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from gearshift.core.actions import core_action_builders
+from gearshift.core.actions import ActionBuilder, core_action_builders
 from gearshift.core.budget import BudgetMonitor
 from gearshift.core.events import EventBus
 from gearshift.core.manager import ModeManager
@@ -68,14 +68,25 @@ class AppRig:
     """A GearshiftApp on a demo feed, with a fake machine action beside the budget."""
 
     def __init__(
-        self, loop: qasync.QEventLoop, qtbot: QtBot, tray: bool, gpu: GpuFactory | None = None
+        self,
+        loop: qasync.QEventLoop,
+        qtbot: QtBot,
+        tray: bool,
+        gpu: GpuFactory | None = None,
+        controller_options: dict[str, Any] | None = None,
+        builders: Mapping[str, ActionBuilder] | None = None,
+        **app_options: Any,
     ) -> None:
         self.loop = loop
         self.qtbot = qtbot
         self.machine = FakeMachine()
         self.clock = FakeClock()
         self.monitor = BudgetMonitor(DEFAULT_PROFILES[PerformanceMode.IMMERSIVE].budget_ms)
-        builders = {**core_action_builders(self.monitor), **fake_builders(self.machine)}
+        builders = {
+            **(builders or {}),
+            **core_action_builders(self.monitor),
+            **fake_builders(self.machine),
+        }
         extra = setting_spec("governor", "powersave", "performance")
         profiles = {
             mode: replace(profile, actions=(*profile.actions, extra))
@@ -84,9 +95,14 @@ class AppRig:
         events = EventBus()
         self.manager = ModeManager(builders, events, profiles=profiles, clock=self.clock)
         self.controller = AppController(
-            DemoSource(seed=1), self.manager, self.monitor, events, gpu=gpu
+            DemoSource(seed=1),
+            self.manager,
+            self.monitor,
+            events,
+            gpu=gpu,
+            **(controller_options or {}),
         )
-        self.app = GearshiftApp(self.controller, tray_available=tray)
+        self.app = GearshiftApp(self.controller, tray_available=tray, **app_options)
         self.run_task: asyncio.Future[int] | None = None
 
     def start(self) -> None:

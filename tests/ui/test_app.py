@@ -58,7 +58,7 @@ def test_tray_menu_switches_and_quits(tray_rig: AppRig) -> None:
     tray = tray_rig.app.tray
     assert tray is not None
     labels = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert labels == ["Immersive", "Competitive", "Show window", "Quit"]
+    assert labels == ["Immersive", "Competitive", "Show window", "Settings…", "Quit"]
     assert tray.mode_actions[IMM].isChecked()
 
     tray.mode_actions[COMP].trigger()

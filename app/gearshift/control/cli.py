@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_analyze(commands)
     _add_ctl(commands)
+    _add_mode_commands(commands)
     gpu = commands.add_parser(
         "gpu",
         help="the NVIDIA GPUs: live readings, what each supports, and the presets",
@@ -184,6 +185,39 @@ def _add_ctl(commands: argparse._SubParsersAction[_Parser]) -> None:
     health.add_argument("--json", action="store_true", help=json_help)
     version = actions.add_parser("version", help="the running app's version")
     version.add_argument("--json", action="store_true", help=json_help)
+
+
+def _add_mode_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    switch = commands.add_parser(
+        "switch",
+        help="switch modes: through the running app, else in-process",
+        description="Switch to a mode. With the tray app running the app switches (exit "
+        "4 in its cooldown, 5 busy, 6 rolled back); without it the changes that outlive "
+        "the command (CPU governor, energy-performance preference, platform profile, "
+        "MangoHud's fps_limit) are applied in-process and journalled, and 'gearshift "
+        "switch immersive' or 'gearshift restore' puts them back.",
+    )
+    switch.add_argument(
+        "mode",
+        type=str.lower,
+        choices=("immersive", "competitive"),
+        metavar="MODE",
+        help="immersive or competitive",
+    )
+    switch.add_argument("--force", action="store_true", help="switch even during the cooldown")
+    switch.add_argument("--json", action="store_true", help="print JSON (through the app)")
+    status = commands.add_parser(
+        "status", help="the mode, what is applied, and the journal's state"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    commands.add_parser(
+        "restore",
+        help="put back what the journal says is still applied (after a crash)",
+        description="Restore every change the switch journal still holds, newest first, "
+        "and say what was restored. Exit 11 when a change could not be restored (it stays "
+        "in the journal), 12 when the journal was corrupt (it is kept aside, nothing in it "
+        "is trusted), 5 while the app runs (it restores on quit).",
+    )
 
 
 def _event_list(text: str) -> list[str]:

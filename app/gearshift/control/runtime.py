@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from gearshift.config import Settings
@@ -15,7 +15,9 @@ from gearshift.core.budget import BudgetMonitor
 from gearshift.core.events import EventBus
 from gearshift.core.histogram import FrameHistogram
 from gearshift.core.manager import ModeManager
+from gearshift.frames.sources import SourceStatus
 from gearshift.gpu.service import GpuService
+from gearshift.system.daemons import TuningTools
 
 _log = logging.getLogger(__name__)
 
@@ -37,9 +39,11 @@ class ControlPlane:
         *,
         source_label: str,
         has_source: bool,
+        source_status: Callable[[], SourceStatus] | None = None,
         gpu: GpuService | None = None,
         health_checks: Mapping[str, HealthCheck] | None = None,
         socket_path: Path | None = None,
+        tuning_tools: Callable[[], TuningTools | None] | None = None,
     ) -> None:
         self.settings = settings
         self.service = ControlService(
@@ -48,8 +52,10 @@ class ControlPlane:
             monitor,
             source_label=source_label,
             has_source=has_source,
+            source_status=source_status,
             gpu=gpu,
             health_checks=health_checks,
+            tuning_tools=tuning_tools,
         )
         self.server: ApiServer | None = None
         self.endpoint: MetricsEndpoint | None = None

@@ -36,9 +36,11 @@ from gearshift.core.budget import BudgetMonitor, BudgetStats
 from gearshift.core.errors import ModeError, ModeTransitionError
 from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
 from gearshift.core.manager import Lifecycle, ModeManager, SwitchOutcome
-from gearshift.core.modes import FRAME_BUDGET, PerformanceMode
+from gearshift.core.modes import PerformanceMode
+from gearshift.frames.sources import SourceStatus
 from gearshift.gpu.model import GpuState, Telemetry
 from gearshift.gpu.service import GpuService
+from gearshift.system.daemons import TuningTools
 
 _log = logging.getLogger(__name__)
 
@@ -48,9 +50,10 @@ HealthCheck = Callable[[], SubsystemHealth]
 NO_GPU = GpuStatus(available=False, reason="GPU telemetry is not running in this app")
 NO_HOTKEY = SubsystemHealth(
     state="unavailable",
-    reason="no global hotkey in this version: bind 'gearshift ctl switch toggle' in the "
-    "desktop's keyboard shortcut settings",
+    reason="the global hotkeys run in the tray app, which did not report them; bind "
+    "'gearshift ctl switch toggle' in the desktop's keyboard shortcut settings",
 )
+"""Until the tray app registers the hotkeys' own health check (it replaces this one)."""
 
 
 def _now() -> datetime:
@@ -66,8 +69,13 @@ class ControlService:
         monitor: the budget monitor, read for status until stats are published.
         source_label: the live frame source, as shown to the player.
         has_source: False when no frame source was chosen at all.
+        source_status: what the frame source is doing now (which feed is live, or
+            that it waits); when given, it names the source instead of
+            ``source_label`` and decides the ``frames`` health.
         gpu: the GPU side (telemetry and presets); unavailable when None.
         health_checks: more subsystems' health (the tray, the hotkey), by name.
+        tuning_tools: the other tuning tools found at start-up (None until the search
+            ends), shown as the ``system`` health: who controls what.
         clock: wall-clock time for timestamps people read.
     """
 
@@ -79,8 +87,10 @@ class ControlService:
         *,
         source_label: str,
         has_source: bool = True,
+        source_status: Callable[[], SourceStatus] | None = None,
         gpu: GpuService | None = None,
         health_checks: Mapping[str, HealthCheck] | None = None,
+        tuning_tools: Callable[[], TuningTools | None] | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._manager = manager
@@ -88,8 +98,10 @@ class ControlService:
         self._monitor = monitor
         self._source_label = source_label
         self._has_source = has_source
+        self._source_status = source_status
         self._gpu = gpu
         self._extra_checks = dict(health_checks or {})
+        self._tuning_tools = tuning_tools
         self._clock = clock
         self._since = clock()
         self._stats: BudgetStats | None = None
@@ -138,7 +150,7 @@ class ControlService:
     def frame_stats(self) -> FrameStats:
         """The latest published live statistics (computed now if none was yet)."""
         stats = self._stats if self._stats is not None else self._monitor.stats()
-        return frame_stats(stats, self._source_label)
+        return frame_stats(stats, self._source_name())
 
     async def switch(self, request: SwitchRequest) -> SwitchResultBody:
         """Run a switch. Raises ProtocolError for cooldown, busy, rollback, not ready."""
@@ -196,6 +208,8 @@ class ControlService:
             "system_actions": self._actions_health(),
             "hotkey": NO_HOTKEY,
         }
+        if self._tuning_tools is not None:
+            subsystems["system"] = _tuning_tools_health(self._tuning_tools())
         for name, check in self._extra_checks.items():
             try:
                 subsystems[name] = check()
@@ -261,12 +275,17 @@ class ControlService:
         return Event(event="switch_failed", at=self._clock(), data=data.model_dump(mode="json"))
 
     def _budget_event(self, stats: BudgetStats) -> Event:
-        data = frame_stats(stats, self._source_label)
+        data = frame_stats(stats, self._source_name())
         return Event(event="budget", at=self._clock(), data=data.model_dump(mode="json"))
 
     # -------------------------------------------------------------------------- health
 
+    def _source_name(self) -> str:
+        return self._source_label if self._source_status is None else self._source_status().label
+
     def _frames_health(self) -> SubsystemHealth:
+        if self._source_status is not None:
+            return _live_health(self._source_status())
         if not self._has_source:
             return SubsystemHealth(
                 state="degraded",
@@ -303,13 +322,17 @@ class ControlService:
             return SubsystemHealth(
                 state="unavailable", reason=f"the mode manager is {manager.lifecycle.value}"
             )
-        kinds = {spec.kind for spec in manager.profile.actions}
-        if kinds <= {FRAME_BUDGET}:
+        cut_off = manager.cut_off()
+        if cut_off:
             return SubsystemHealth(
                 state="degraded",
-                reason="a switch changes only the frame budget: power, CPU, GPU and "
-                "process actions are not in this version",
+                reason="; ".join(
+                    f"{kind.replace('_', ' ')}: {why}" for kind, why in cut_off.items()
+                ),
             )
+        if manager.skipped:
+            skipped = "; ".join(f"{s.kind.replace('_', ' ')}: {s.reason}" for s in manager.skipped)
+            return SubsystemHealth(state="ok", reason=f"skipped {skipped}")
         return SubsystemHealth(state="ok")
 
     def _on_mode_changed(self, _event: ModeChanged) -> None:
@@ -317,6 +340,31 @@ class ControlService:
 
     def _on_stats(self, event: BudgetStatsUpdated) -> None:
         self._stats = event.stats
+
+
+def _tuning_tools_health(tools: TuningTools | None) -> SubsystemHealth:
+    """The ``system`` health: which other tuning tools run and what they control. They
+    are not a fault (Gearshift leaves their settings to them), so it stays ``ok``."""
+    if tools is None:
+        return SubsystemHealth(state="ok", reason="still looking for other tuning tools")
+    return SubsystemHealth(state="ok", reason=tools.summary())
+
+
+def _live_health(status: SourceStatus) -> SubsystemHealth:
+    """The ``frames`` health from the frame source's status: which source is live, or
+    that it waits and what would bring frames."""
+    problems = "; ".join(status.problems)
+    if status.state == "live":
+        if problems:
+            return SubsystemHealth(state="ok", reason=f"live: {status.label} ({problems})")
+        return SubsystemHealth(state="ok", reason=f"live: {status.label}")
+    if status.state == "none":
+        return SubsystemHealth(state="degraded", reason=f"no frame source: {status.label}")
+    todo = "; or ".join(status.advice) or "no live source can listen"
+    reason = f"waiting for frames: {todo}"
+    return SubsystemHealth(
+        state="degraded", reason=f"{reason} ({problems})" if problems else reason
+    )
 
 
 def frame_stats(stats: BudgetStats, source: str) -> FrameStats:

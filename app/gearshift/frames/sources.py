@@ -1,8 +1,10 @@
-"""Live frame sources: a capture replayed in real time, and a simulated demo feed.
+"""Frame sources: a capture replayed in real time, and a simulated demo feed.
 
 A source is an async iterator of frame-time batches (numpy arrays, milliseconds), each
-holding the frames "rendered" since the previous batch. Both take the monotonic clock
-and the sleep function as arguments so tests can drive them without waiting.
+holding the frames "rendered" since the previous batch, plus a status saying what it is
+and whether frames are coming. Both take the monotonic clock and the sleep function as
+arguments so tests can drive them without waiting. The sources that follow a running
+game (MangoHud logs, PresentMon, the ingest socket) are in ``gearshift.frames.live``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -24,6 +27,54 @@ MAX_CATCH_UP_S = 1.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
+SourceState = Literal["live", "waiting", "none"]
+"""``live``: frames are coming; ``waiting``: listening, but nothing sends frames;
+``none``: no source was chosen at all."""
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """What the frame source is doing now, for the window, the tray and health.
+
+    Attributes:
+        state: live, waiting or none (see ``SourceState``).
+        label: what is live, in the player's words ("MangoHud log cs2_….csv",
+            "Demo (simulated)"), or what the source waits on.
+        kind: the kind of source that is live ("mangohud", "presentmon", "ingest",
+            "replay", "demo"), or None while waiting.
+        pid: the game's process id when the live source knows it, else None.
+        fps: the frame rate of the frames handed over in the last second, or None.
+        advice: while waiting, what the player can do to get frames, one line each.
+        problems: sources that could not start, one line each (the reason in words).
+    """
+
+    state: SourceState
+    label: str
+    kind: str | None = None
+    pid: int | None = None
+    fps: float | None = None
+    advice: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    """What one look at a live feed found (see ``gearshift.frames.live``).
+
+    Attributes:
+        frames_ms: the frame times that arrived since the previous look, in render
+            order, in milliseconds; empty when none did.
+        label: what the feed follows now, in the player's words.
+        pid: the game's process id when the feed knows it.
+        more: True when more input is probably waiting (a read stopped at its limit),
+            so the feed should be looked at again soon.
+    """
+
+    frames_ms: FrameTimes
+    label: str
+    pid: int | None = None
+    more: bool = False
+
 
 class FrameSource(Protocol):
     """Something that produces frame times as the game runs."""
@@ -33,6 +84,10 @@ class FrameSource(Protocol):
 
     def batches(self) -> AsyncIterator[FrameTimes]:
         """Frame times (ms) in render order, a batch per tick, until cancelled."""
+        ...
+
+    def status(self) -> SourceStatus:
+        """What the source is doing now; cheap enough to ask ten times a second."""
         ...
 
 
@@ -79,6 +134,10 @@ class ReplaySource:
         self._tick_s = tick_s
         self._clock = clock
         self._sleep = sleep
+
+    def status(self) -> SourceStatus:
+        """Always live: a replay has frames from its first tick."""
+        return SourceStatus("live", self.label, kind="replay")
 
     async def batches(self) -> AsyncIterator[FrameTimes]:
         """Yield the rows whose time has come since the previous tick."""
@@ -131,6 +190,10 @@ class DemoSource:
         self._sleep = sleep
         self._owed_ms = 0.0
 
+    def status(self) -> SourceStatus:
+        """Always live, and labelled as simulated."""
+        return SourceStatus("live", self.label, kind="demo")
+
     def next_frames(self, span_ms: float) -> FrameTimes:
         """Frames that would fill ``span_ms`` of play, carrying the remainder over."""
         frames: list[float] = []
@@ -154,6 +217,10 @@ class NoSource:
     """Stands in when no frame source was chosen: yields nothing, says so in its label."""
 
     label = "none (start with --replay FILE or --demo)"
+
+    def status(self) -> SourceStatus:
+        """Never live."""
+        return SourceStatus("none", self.label)
 
     async def batches(self) -> AsyncIterator[FrameTimes]:
         """Never yields; waits until cancelled."""

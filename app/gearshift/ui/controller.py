@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from gearshift.core.actions import core_action_builders
+from gearshift.config import Settings
+from gearshift.core.actions import ActionBuilder, Journal, Restorer, core_action_builders
+from gearshift.core.autoswitch import GamesChanged
 from gearshift.core.budget import BudgetMonitor
 from gearshift.core.errors import ModeError, ModeTransitionError
 from gearshift.core.events import BudgetStatsUpdated, EventBus, ModeChanged, SwitchFailed
 from gearshift.core.histogram import FrameHistogram
+from gearshift.core.hotkeys import HotkeyAction
 from gearshift.core.live import feed_monitor, publish_stats
-from gearshift.core.manager import ModeManager, SwitchResult
-from gearshift.core.modes import DEFAULT_PROFILES, PerformanceMode
+from gearshift.core.manager import ModeManager, Recovered, SwitchResult
+from gearshift.core.modes import DEFAULT_PROFILES, ModeProfile, PerformanceMode
 from gearshift.core.presets import PresetChanged
 from gearshift.frames.sources import FrameSource
 from gearshift.gpu.model import TelemetryUpdated
 from gearshift.gpu.service import GpuService
+from gearshift.system.processes import ProcessTable
+from gearshift.ui.autoswitch import AutoSwitchService
+from gearshift.ui.hotkey import HotkeyService
+from gearshift.ui.system_side import SystemServices
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +59,9 @@ class AppController(QObject):
     preset_changed = Signal(object)
     """A PresetChanged: a mode's preset moved (the card, or the measured frame rate)."""
 
+    recovered = Signal(object)
+    """A RecoveryReport: what the start restored from the journal of an earlier run."""
+
     stopped = Signal()
     """Everything is reverted and no task is left running; the app may exit."""
 
@@ -62,17 +72,41 @@ class AppController(QObject):
         monitor: BudgetMonitor | None = None,
         events: EventBus | None = None,
         gpu: Callable[[ModeManager, EventBus], GpuService] | None = None,
+        profiles: Mapping[PerformanceMode, ModeProfile] = DEFAULT_PROFILES,
+        *,
+        hotkey_options: Mapping[str, Any] | None = None,
+        process_table: ProcessTable | None = None,
+        system_builders: Mapping[str, ActionBuilder] | None = None,
+        journal: Journal | None = None,
+        restorers: Mapping[str, Restorer] | None = None,
+        system: SystemServices | None = None,
     ) -> None:
         super().__init__()
         self.source = source
         self.events = events or EventBus()
-        initial_budget_ms = DEFAULT_PROFILES[PerformanceMode.IMMERSIVE].budget_ms
+        initial_budget_ms = profiles[PerformanceMode.IMMERSIVE].budget_ms
         self.monitor = monitor or BudgetMonitor(initial_budget_ms)
-        self.manager = manager or ModeManager(core_action_builders(self.monitor), self.events)
+        self.manager = manager or ModeManager(
+            {**(system_builders or {}), **core_action_builders(self.monitor)},
+            self.events,
+            profiles=profiles,
+            journal=journal,
+            restorers=restorers,
+        )
         self.frame_histogram = FrameHistogram()
         """Every live frame since start, for the metrics endpoint."""
         self.gpu = gpu(self.manager, self.events) if gpu is not None else None
         """The GPU side (telemetry and presets), or None when it was not asked for."""
+        self.system = system
+        """The D-Bus buses, the GPU control and the other tuning tools, or None; started
+        before the manager (whose start restores from the journal through them) and
+        closed after it."""
+        if system is not None:
+            system.follow_gpu(self.gpu)
+        self.hotkeys = HotkeyService(self._on_hotkey, **(hotkey_options or {}))
+        """The global hotkeys; start_player_controls() starts them."""
+        self.autoswitch = AutoSwitchService(self.manager, self.events, table=process_table)
+        """Automatic switching for listed games; start_player_controls() starts it."""
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = [
             self.events.subscribe(ModeChanged, lambda e: self.mode_changed.emit(e.current)),
@@ -80,6 +114,8 @@ class AppController(QObject):
             self.events.subscribe(BudgetStatsUpdated, lambda e: self.stats_updated.emit(e.stats)),
             self.events.subscribe(TelemetryUpdated, self.gpu_updated.emit),
             self.events.subscribe(PresetChanged, self.preset_changed.emit),
+            self.events.subscribe(GamesChanged, self._follow_games),
+            self.events.subscribe(Recovered, lambda e: self.recovered.emit(e.report)),
         ]
         self._stopping = False
 
@@ -89,7 +125,10 @@ class AppController(QObject):
         return self.manager.mode
 
     async def start(self) -> None:
-        """Apply the initial mode, then start the frame feed and the stats publisher."""
+        """Follow the system's services, apply the initial mode, then start the frame
+        feed and the stats publisher."""
+        if self.system is not None:
+            await self.system.start()
         await self.manager.start()
         self.mode_changed.emit(self.manager.mode)
         self._spawn(
@@ -100,6 +139,18 @@ class AppController(QObject):
         if self.gpu is not None:
             self._spawn(self.gpu.run(), "GPU telemetry")
         _log.info("frame source: %s", self.source.label)
+
+    def start_player_controls(self, settings: Settings) -> None:
+        """Start the global hotkeys and automatic switching as ``settings`` say."""
+        self.hotkeys.start(settings.hotkeys)
+        self.autoswitch.start(settings.autoswitch)
+
+    def apply_player_controls(self, old: Settings, new: Settings) -> None:
+        """Restart the hotkeys or automatic switching whose settings changed."""
+        if new.hotkeys != old.hotkeys and not self._stopping:
+            self._spawn(self.hotkeys.restart(new.hotkeys), "hotkey restart")
+        if new.autoswitch != old.autoswitch and not self._stopping:
+            self._spawn(self.autoswitch.restart(new.autoswitch), "automatic switching restart")
 
     async def request_mode(self, mode: PerformanceMode, force: bool = False) -> None:
         """Ask for ``mode``; the outcome arrives as a signal, never as an exception."""
@@ -121,6 +172,9 @@ class AppController(QObject):
         if self._stopping:
             return
         self._stopping = True
+        await self.hotkeys.stop()
+        await self.autoswitch.stop()  # no automatic switch while the mode is undone
+        self.autoswitch.close()
         for task in self._tasks:
             task.cancel()
         # A task that crashed earlier was logged then (_log_crash); waiting on it here
@@ -133,7 +187,17 @@ class AppController(QObject):
             unsubscribe()
         if self.gpu is not None:
             self.gpu.close()
+        if self.system is not None:
+            await self.system.close()  # last: holds and inhibits end with the buses
         self.stopped.emit()
+
+    async def _on_hotkey(self, action: HotkeyAction) -> None:
+        await self.request_mode(action.target(self.manager.mode))
+
+    def _follow_games(self, event: GamesChanged) -> None:
+        """The GPU the game renders on is the one to follow."""
+        if self.gpu is not None and self.gpu.telemetry is not None:
+            self.gpu.telemetry.follow_pids(event.pids)
 
     def _report(self, result: SwitchResult) -> None:
         if not result.switched:

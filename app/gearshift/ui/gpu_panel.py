@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gearshift.core.budget import DEFAULT_WINDOW_S
 from gearshift.gpu.model import GpuReadings, GpuState, Telemetry
-from gearshift.ui.graph import LEFT_AXIS_PX
+from gearshift.ui.graph import LEFT_AXIS_PX, cache_axes
 from gearshift.ui.style import NOT_AVAILABLE, reading
 
 CURVES = (
@@ -33,6 +33,7 @@ class GpuGraph(pg.PlotWidget):
         item.setLabel("left", "GPU")
         item.getAxis("left").setWidth(LEFT_AXIS_PX)
         item.showGrid(x=True, y=True, alpha=0.15)
+        cache_axes(item)
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
         item.hideButtons()

@@ -18,6 +18,7 @@ class TrayIcon(QObject):
     mode_requested = Signal(object)
     """A PerformanceMode picked from the menu."""
     show_window_requested = Signal()
+    settings_requested = Signal()
     quit_requested = Signal()
 
     def __init__(self) -> None:
@@ -29,6 +30,9 @@ class TrayIcon(QObject):
         self.menu.addSeparator()
         self.show_action = self.menu.addAction("Show window")
         self.show_action.triggered.connect(self.show_window_requested)
+        self.settings_action = self.menu.addAction("Settings…")
+        self.settings_action.setObjectName("settings")
+        self.settings_action.triggered.connect(self.settings_requested)
         self.quit_action = self.menu.addAction("Quit")
         self.quit_action.triggered.connect(self.quit_requested)
         self.icon.setContextMenu(self.menu)
@@ -40,6 +44,7 @@ class TrayIcon(QObject):
         self._pending_toggle.timeout.connect(self.toggle_requested)
         self._mode = PerformanceMode.IMMERSIVE
         self._fps_text = ""
+        self._why: tuple[PerformanceMode, str] | None = None
         self.dark_panel = panel_is_dark()
         self.icon_name = ""
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_colour_scheme)
@@ -76,6 +81,14 @@ class TrayIcon(QObject):
             self._fps_text = text
             self._update_tooltip()
 
+    def show_reason(self, mode: PerformanceMode, why: str | None) -> None:
+        """Say in the tooltip why ``mode`` is active ("cs2 is running"); None says nothing.
+
+        The reason is shown only while that mode is the one active.
+        """
+        self._why = None if why is None else (mode, why)
+        self._update_tooltip()
+
     def notify(self, title: str, message: str, warning: bool = False) -> None:
         """A desktop notification from the tray icon."""
         kind = (
@@ -98,6 +111,8 @@ class TrayIcon(QObject):
 
     def _update_tooltip(self) -> None:
         lines = [f"Gearshift: {self._mode.label}"]
+        if self._why is not None and self._why[0] is self._mode:
+            lines[0] += f" — {self._why[1]}"
         if self._fps_text:
             lines.append(self._fps_text)
         self.icon.setToolTip("\n".join(lines))

@@ -160,7 +160,7 @@ def test_a_tray_that_appears_later_gets_the_icon(
     trayer = None
     try:
         app.wait_for_log("no system tray on this desktop: showing the window instead")
-        assert main_windows()
+        wait_until(main_windows, what="the window shown instead of a tray icon")
         trayer = start_trayer()
         app.wait_for_log("a system tray appeared: the icon is in it now", timeout_s=15)
         assert app.icon().has_area

@@ -23,6 +23,14 @@ stopped afterwards. Without them the app runs offscreen, where there is no tray,
 hidden phase is N/A. The X server's own work (compositing the window) is not counted:
 it is the desktop's cost, not Gearshift's.
 
+How often the app must wake to read the socket depends on the kernel's datagram queue,
+``net.unix.max_dgram_qlen``: 10 by the kernel's default, 512 where systemd sets it (most
+desktop distributions). As root, a private network namespace measures the latter
+without touching the machine's own setting:
+
+    unshare -n sh -c 'echo 512 > /proc/sys/net/unix/max_dgram_qlen && \
+        .venv/bin/python bench/overhead.py'
+
 Goals: hidden under 1 % of one core, shown under 5 %, under 200 MB resident.
 """
 
@@ -44,6 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from gearshift.frames.ingest import unix_queue_datagrams
 
 ROOT = Path(__file__).resolve().parents[1]
 DISPLAYS = range(131, 140)
@@ -267,7 +277,8 @@ def main() -> None:
         where = f"xcb on a private Xvfb {display} with trayer" if display else "offscreen"
         print(
             f"Gearshift's own cost: ingest socket fed {args.fps:g} FPS, {args.seconds:g} s "
-            f"measured a phase after {WARM_UP_S:g} s warm-up; {where}"
+            f"measured a phase after {WARM_UP_S:g} s warm-up; {where}; datagram queue "
+            f"{unix_queue_datagrams()}"
         )
         phases = []
         for batch in (int(part) for part in args.batch.split(",")):

@@ -43,6 +43,7 @@ from gearshift.frames.live import LiveSources, live_sources
 from gearshift.frames.registry import read_capture
 from gearshift.frames.sources import FeedPoll
 from gearshift.frames.tail import FileTail, PipeTail
+from tests.fakes.clock import FakeClock
 
 SYSTEM_INFO = [
     "os,cpu,gpu,ram,kernel,driver,cpuscheduler",
@@ -256,6 +257,24 @@ def test_the_newest_log_is_followed_when_a_game_starts(tmp_path: Path) -> None:
     later = mangohud_log(tmp_path, "dota2", "2025-11-30_21-00-00")
     feed.poll(2.5)  # the next scan: another game started logging
     assert feed.following == later
+
+
+def test_two_games_logging_at_once_do_not_make_the_feed_flap(tmp_path: Path) -> None:
+    feed = MangoHudFeed([tmp_path], pid_of=lambda _name: None)
+    feed.open()
+    first = mangohud_log(tmp_path, "first", "2025-11-30_20-00-00")
+    feed.poll(0.0)
+    second = mangohud_log(tmp_path, "second", "2025-11-30_20-05-00")
+    feed.poll(1.0)
+    assert feed.following == second  # a game that starts logging is followed
+    for now_s in (2.0, 3.0):
+        append(first, "\n".join(rows_07([4.0] * 5)) + "\n")
+        append(second, "\n".join(rows_07([5.0] * 5)) + "\n")
+        feed.poll(now_s)
+        assert feed.following == second  # both grow: stay with the one followed
+    append(first, "\n".join(rows_07([4.0] * 5)) + "\n")
+    feed.poll(4.0)
+    assert feed.following == first  # the followed one stopped; the other goes on
 
 
 def test_a_log_being_written_at_start_is_followed_from_its_end(tmp_path: Path) -> None:
@@ -621,6 +640,33 @@ def test_a_feed_turned_off_is_closed_and_said_so() -> None:
     sources.enable("ingest", False)
     sources.poll_feeds(0.2)
     assert feed.closed == 1
+
+
+def test_hand_overs_keep_a_fixed_schedule_when_woken_late() -> None:
+    clock = FakeClock(start_s=0.0)
+    asked: list[float] = []
+
+    async def late_sleep(seconds: float) -> None:
+        asked.append(round(seconds, 6))
+        clock.advance(seconds + (0.25 if len(asked) == 3 else 0.03))  # once very late
+
+    feed = ScriptedFeed("ingest")
+    feed.pending = [[5.0]] * 10
+    sources = LiveSources(
+        [feed], threaded=False, tick_s=0.1, clock=clock, sleep=late_sleep, live_timeout_s=9
+    )
+
+    async def take(batches: int) -> None:
+        stream = sources.batches()
+        for _ in range(batches):
+            await stream.__anext__()
+        await stream.aclose()
+
+    asyncio.run(take(5))
+    # The first wait is a waiting one (0.25 s: nothing is live yet), then 0.1 s ticks
+    # at 0.35, 0.45, ... each wait shortened by the last wake-up's lateness; the ticks
+    # the very late wake-up (at 0.70) missed, 0.55 and 0.65, are skipped, not caught up.
+    assert asked == [0.25, 0.07, 0.07, 0.05, 0.07]
 
 
 def test_the_app_falling_behind_drops_the_oldest_frames() -> None:

@@ -578,17 +578,20 @@ class MangoHudFeed:
         return logs
 
     def _scan(self) -> None:
-        """Follow the newest log that appeared or grew since the previous scan."""
+        """Follow the newest log that appeared since the previous scan (a game started
+        logging), or, once the followed log stopped growing, the newest that grew."""
         logs = self._logs()
-        changed = [
-            path
-            for path, (size, _) in logs.items()
-            if path != self.following and size != self._sizes.get(path)
-        ]
-        fresh = [path for path in changed if path not in self._sizes]
+        fresh = [path for path in logs if path not in self._sizes]
+        grown = [path for path, (size, _) in logs.items() if self._sizes.get(path, size) != size]
         self._sizes = {path: size for path, (size, _) in logs.items()}
-        if changed:
-            newest = max(changed, key=lambda path: logs[path][1])
+        if fresh:
+            candidates = fresh
+        elif self.following in grown:
+            return  # two games logging at once: stay with the one followed
+        else:
+            candidates = grown
+        if candidates:
+            newest = max(candidates, key=lambda path: logs[path][1])
             self._follow(newest, from_end=newest not in fresh)
 
     def _follow(self, path: Path, *, from_end: bool) -> None:
@@ -696,8 +699,8 @@ class FollowFeed:
         if self._tail is None:
             return FeedPoll(np.empty(0), self._label())
         read = self._tail.read()
-        if read.restarted and self._rows is not None:
-            self._rows, self._sniffed = None, []
+        if read.restarted:  # a new file: its first lines say again what it is
+            self._rows, self._sniffed, self._problem = None, [], None
         lines = read.lines
         if self._rows is None:
             lines = self._sniff(read.head, lines)

@@ -19,6 +19,10 @@ flood costs a bounded amount of work: each look reads at most ``MAX_DATAGRAMS_PE
 datagrams (the rest wait in the kernel's queue, which refuses more once full), and
 frames beyond ``MAX_FRAMES_PER_S`` a second are dropped and counted.
 
+Datagrams are read in batches, not one wake-up each: while they come, the next look is
+planned for when the kernel's queue (only 10 datagrams by Linux's default) should be
+about half full at the rate they come (``IngestFeed.interval_s``).
+
 Only one game is followed at a time: while one sender's frames keep coming, frames from
 other processes are dropped and counted; after ``SENDER_SWITCH_S`` of silence the next
 sender takes over.

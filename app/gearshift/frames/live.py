@@ -285,13 +285,19 @@ class LiveSources:
         }
 
     async def batches(self) -> AsyncIterator[FrameTimes]:
-        """The live feed's frames, a batch per tick, until cancelled."""
+        """The live feed's frames, a batch per tick, until cancelled.
+
+        Ticks keep a fixed schedule from the first call: a late tick does not push the
+        later ones back, and missed ones are skipped rather than caught up.
+        """
         self.start()
+        next_s = self._clock()
         try:
             while True:
-                await self._sleep(
-                    self._tick_s if self._live else max(self._tick_s, WAITING_TICK_S)
-                )
+                step_s = self._tick_s if self._live else max(self._tick_s, WAITING_TICK_S)
+                now_s = self._clock()
+                next_s += step_s * max(1, math.ceil((now_s - next_s) / step_s + 1e-9))
+                await self._sleep(next_s - now_s)
                 if not self._threaded:
                     self.poll_feeds(self._clock())
                 batch = self.hand_over(self._clock())

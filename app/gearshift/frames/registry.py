@@ -140,7 +140,10 @@ def read_capture(path: str | Path) -> Capture:
     lines = text.splitlines()
     if not text.endswith(("\n", "\r")):
         lines = _without_cut_off_last_line(name, lines)
-    reader = reader_for(name, lines)
+    try:
+        reader = reader_for(name, lines)
+    except csv.Error as error:  # a line longer than any capture's, say
+        raise MalformedCaptureError(name, f"malformed CSV: {error}") from None
     try:
         capture = reader.parse(name, lines)
     except csv.Error as error:

@@ -40,6 +40,7 @@ from pydantic import (
 
 from gearshift.core.errors import GearshiftError
 from gearshift.core.modes import DEFAULT_PROFILES, ModeProfile, PerformanceMode
+from gearshift.system.atomic import fsync_folder
 
 _log = logging.getLogger(__name__)
 
@@ -491,7 +492,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
 
 
 def _copy_mode(source: Path, target: str) -> None:
@@ -509,18 +510,6 @@ def _remove_stale_temporaries(path: Path) -> None:
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
                 _log.info("removed %s, left by a save that did not finish", leftover)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush the folder's entries (POSIX; Windows has no such call and needs none)."""
-    flags = getattr(os, "O_DIRECTORY", None)
-    if flags is None:
-        return
-    descriptor = os.open(folder, os.O_RDONLY | flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 BACKUP_SUFFIX = ".bak"
@@ -571,7 +560,7 @@ def _keep_aside(path: Path) -> Path:
             os.rename(path, candidate)
         else:
             path.unlink()
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
         return candidate
     raise AssertionError("unreachable")  # pragma: no cover
 
